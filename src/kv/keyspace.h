@@ -1,0 +1,81 @@
+/* keyspace: the node's data, a deterministic state machine (the pure core that applies the log).
+ *
+ * No I/O, no clock reads, no randomness except through arguments. The node (src/server) owns
+ * one keyspace, runs read commands against it directly and applies write records to it in log
+ * order; snapshots serialise it through io_write_fn and restore it through io_read_fn.
+ *
+ * Expiry is logical: a key whose expire time is <= ctx->now_ms is absent to every command,
+ * whether or not it has been removed yet. Physical removal happens when a write touches it, and
+ * through DEL records the node proposes for keys that keyspace_expire_cycle finds (so replicas
+ * remove the same keys at the same log position). */
+#ifndef POLIS_KV_KEYSPACE_H
+#define POLIS_KV_KEYSPACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/hlc.h"
+#include "core/io.h"
+#include "kv/command.h"
+#include "proto/reply.h"
+
+typedef struct keyspace keyspace_t;
+
+enum evict_policy {
+    EVICT_NOEVICTION = 0,
+    EVICT_ALLKEYS_LRU,
+    EVICT_VOLATILE_LRU,
+    EVICT_ALLKEYS_RANDOM,
+    EVICT_VOLATILE_TTL,
+};
+
+keyspace_t *keyspace_create(void);
+void keyspace_free(keyspace_t *ks);
+
+size_t keyspace_key_count(const keyspace_t *ks);
+size_t keyspace_expires_count(const keyspace_t *ks);
+/* Average remaining TTL in ms over keys with an expiry (an estimate is fine), 0 if none. */
+int64_t keyspace_avg_ttl_ms(const keyspace_t *ks, int64_t now_ms);
+/* Removes every key (FLUSHALL run by the node itself, e.g. before loading a snapshot). */
+void keyspace_clear(keyspace_t *ks);
+
+/* The command named by name[0..len) (any case), or NULL. */
+const command_t *kv_command_lookup(const char *name, size_t len);
+
+/* Runs one command. The caller checked arity and that the command exists; ctx is complete. */
+void keyspace_execute(const command_t *cmd, exec_ctx_t *ctx);
+
+/* ---- Write records: a write command as it is logged. ----
+ * Layout (little endian): u8 version=1, u64 stamp, i64 time_ms, u32 argc, then argc times
+ * (u32 length, bytes). kv_record_apply decodes it, moves the clock to at least the stamp
+ * (hlc_observe), runs the command with now_ms = time_ms and stamp = stamp, and writes the reply
+ * to `reply` (out == NULL on replay). */
+void kv_record_encode(buf_t *out, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv);
+/* 0 on success; -EINVAL for a malformed record or an unknown command in it (nothing changed).
+ * dirty (may be NULL) receives the number of changes. */
+int kv_record_apply(keyspace_t *ks, hlc_t *clock, uint64_t *rng, const char *data, size_t len,
+                    reply_t *reply, uint64_t *dirty);
+/* The stamp inside an encoded record, or 0 if malformed. */
+stamp_t kv_record_stamp(const char *data, size_t len);
+
+/* ---- Expiry and eviction (the node turns the keys found into DEL records). ----
+ * Calls found(arg, key) for up to max_keys keys that are expired at now_ms, sampling the
+ * volatile keys as Redis' active expire cycle does. Returns how many were found. The key bytes
+ * are valid only during the callback. Changes nothing. */
+size_t keyspace_expire_cycle(keyspace_t *ks, int64_t now_ms, size_t max_keys, uint64_t *rng,
+                             void (*found)(void *arg, slice_t key), void *arg);
+/* Picks one key to evict under policy (sampling, as Redis' approximated LRU does).
+ * Returns 1 and sets *key (valid until the keyspace next changes), or 0 if none qualifies. */
+int keyspace_evict_pick(keyspace_t *ks, enum evict_policy policy, int64_t now_ms, uint64_t *rng,
+                        slice_t *key);
+
+/* ---- Snapshots ----
+ * Writes every live key (type, key, value, expire time, version) to w. Reads only: safe in a
+ * forked child. Returns 0 or the first negative code w returned. */
+int keyspace_dump(const keyspace_t *ks, io_write_fn *w, void *w_ctx);
+/* Replaces the keyspace's contents with what r yields (a keyspace_dump stream). Sets
+ * *max_stamp to the largest version read. Returns 0, or -EINVAL on a malformed stream. */
+int keyspace_load(keyspace_t *ks, io_read_fn *r, void *r_ctx, stamp_t *max_stamp);
+
+#endif
