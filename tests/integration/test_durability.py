@@ -146,8 +146,10 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_full_disk_refuses_writes_keeps_reads_and_says_why(polis_factory, small_disk):
-    node = PolisServer(small_disk, "--fsync", "always", start=False, name="node")
+def test_full_disk_refuses_writes_keeps_reads_and_says_why(tmp_path, small_disk):
+    node = PolisServer(tmp_path, "--fsync", "always", start=False, name="node")
+    node.dir = str(small_disk / "data")  # the data on the small disk, the server's log not
+    os.makedirs(node.dir)
     node.start()
     try:
         client = node.client()
