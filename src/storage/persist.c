@@ -399,8 +399,12 @@ static int snapshot_check_point(persist_t *p, const persist_snapshot_point_t *at
 }
 
 /* The child: writes the snapshot file and exits with 0 or an errno. Never returns. */
-static void snapshot_child(persist_t *p, const persist_snapshot_point_t *at, const char *tmp) {
+static void snapshot_child(persist_t *p, const persist_snapshot_point_t *at, const char *tmp,
+                           pid_t parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* an orphaned snapshot is useless: die with the parent */
+    if (getppid() != parent) {
+        _exit(ECHILD); /* the parent died before the line above took effect */
+    }
     close(p->lock_fd); /* the lock must not outlive the parent through this child */
     int rc = snapshot_write(p->io, p->dir_fd, tmp, at, (int64_t)time(NULL),
                             p->hooks.dump_snapshot, p->hooks.arg);
@@ -416,12 +420,13 @@ int persist_snapshot_background_at(persist_t *p, const persist_snapshot_point_t 
     }
     char tmp[STORAGE_NAME_MAX + 8];
     child_tmp_name(tmp, sizeof tmp, at->index);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         return -errno;
     }
     if (pid == 0) {
-        snapshot_child(p, at, tmp);
+        snapshot_child(p, at, tmp, parent);
     }
     p->child_pid = pid;
     p->child_at = *at;
