@@ -115,11 +115,24 @@ typedef struct fault {
     long syncs_left;      /* syncs that succeed before every later one fails with EIO; -1: all */
     long long write_room; /* bytes writable before ENOSPC; -1: unlimited */
     int no_fallocate;     /* fallocate reports EOPNOTSUPP */
+    char trace[4096];     /* one letter per call: w write, s fdatasync, S fsync, f fallocate,
+                             t ftruncate, r rename (the last ones kept when it fills up) */
+    size_t trace_len;
     storage_io_t io;
 } fault_t;
 
+static inline void fault_trace(fault_t *f, char op) {
+    if (f->trace_len + 1 >= sizeof f->trace) {
+        memmove(f->trace, f->trace + sizeof f->trace / 2, sizeof f->trace / 2);
+        f->trace_len -= sizeof f->trace / 2;
+    }
+    f->trace[f->trace_len++] = op;
+    f->trace[f->trace_len] = '\0';
+}
+
 static inline ssize_t fault_pwrite(void *ctx, int fd, const void *data, size_t n, uint64_t offset) {
     fault_t *f = ctx;
+    fault_trace(f, 'w');
     if (f->write_room >= 0) {
         if (f->write_room == 0) {
             return -ENOSPC;
@@ -134,6 +147,7 @@ static inline ssize_t fault_pwrite(void *ctx, int fd, const void *data, size_t n
 
 static inline int fault_sync(void *ctx, int fd, int data_only) {
     fault_t *f = ctx;
+    fault_trace(f, data_only ? 's' : 'S');
     if (f->syncs_left == 0) {
         return -EIO;
     }
@@ -145,16 +159,17 @@ static inline int fault_sync(void *ctx, int fd, int data_only) {
 
 static inline int fault_fallocate(void *ctx, int fd, uint64_t offset, uint64_t len) {
     fault_t *f = ctx;
+    fault_trace(f, 'f');
     return f->no_fallocate ? -EOPNOTSUPP : storage_io_default()->fallocate(NULL, fd, offset, len);
 }
 
 static inline int fault_ftruncate(void *ctx, int fd, uint64_t len) {
-    (void)ctx;
+    fault_trace(ctx, 't');
     return storage_io_default()->ftruncate(NULL, fd, len);
 }
 
 static inline int fault_rename(void *ctx, int dir_fd, const char *from, const char *to) {
-    (void)ctx;
+    fault_trace(ctx, 'r');
     return storage_io_default()->rename(NULL, dir_fd, from, to);
 }
 
@@ -162,6 +177,8 @@ static inline void fault_init(fault_t *f) {
     f->syncs_left = -1;
     f->write_room = -1;
     f->no_fallocate = 0;
+    f->trace_len = 0;
+    f->trace[0] = '\0';
     f->io = (storage_io_t){fault_pwrite, fault_sync, fault_fallocate, fault_ftruncate,
                            fault_rename, f};
 }

@@ -183,6 +183,20 @@ static void test_truncate_after_overwrites_a_suffix_durably(void **state) {
     assert_int_equal(f->sm->term[69], 2);
 }
 
+static void test_truncated_records_do_not_come_back_after_restart(void **state) {
+    fixture_t *f = *state;
+    f->opt.segment_bytes = 1 << 20;
+    assert_int_equal(reopen(f), 0);
+    append_n(f, 1, 20);
+    assert_int_equal(persist_flush(f->p), 0);
+    assert_int_equal(persist_truncate_after(f->p, 10), 0);
+    assert_int_equal(reopen(f), 0);
+    assert_sm_values(f, 1, 10);
+    persist_status_t st;
+    persist_get_status(f->p, &st);
+    assert_int_equal(st.torn_bytes_cut, 0); /* cut cleanly, not found torn */
+}
+
 static void test_truncate_of_buffered_records_only(void **state) {
     fixture_t *f = *state;
     assert_int_equal(reopen(f), 0);
@@ -345,6 +359,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_truncate_after_overwrites_a_suffix_durably, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_records_do_not_come_back_after_restart,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_of_buffered_records_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_after_returns_disk_then_buffered_records,
                                         setup, teardown),

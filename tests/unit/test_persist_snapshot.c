@@ -380,14 +380,18 @@ static void test_failed_fsync_enters_failed_state_and_is_never_retried(void **st
     assert_non_null(why);
     assert_non_null(strstr(why, "fdatasync"));
     assert_non_null(strstr(why, "Input/output error"));
-    /* Everything later is refused, even once the disk would work again. */
+    /* Everything later is refused, even once the disk would work again, and nothing is
+     * written or synced again (no retry that could report lost pages as durable). */
     f->fault.syncs_left = -1;
+    size_t calls = f->fault.trace_len;
     assert_int_equal(persist_append(f->p, RECORD_KV, "value-12", 8), 0);
     assert_int_equal(persist_append_entry(f->p, 1, 12, RECORD_KV, "x", 1), -EIO);
     assert_int_equal(persist_flush(f->p), -EIO);
     persist_hard_state_t hs = {1, 1, 1};
     assert_int_equal(persist_hard_state_save(f->p, &hs), -EIO);
     assert_int_equal(persist_snapshot_now(f->p), -EIO);
+    persist_poll(f->p, time_mono_ms() + 10000);
+    assert_int_equal(f->fault.trace_len, calls);
     persist_status_t st;
     persist_get_status(f->p, &st);
     assert_int_equal(st.durable_index, 10);
@@ -421,6 +425,30 @@ static void test_full_disk_enters_failed_state_with_enospc(void **state) {
     }
 }
 
+static void test_files_are_synced_before_rename_and_directory_after(void **state) {
+    fixture_t *f = *state;
+    assert_int_equal(reopen(f), 0);
+    /* A new segment: preallocated, header written, synced, renamed, directory fsynced. */
+    f->fault.trace_len = 0;
+    write_n(f, 1, 300); /* rolls several segments */
+    assert_non_null(strstr(f->fault.trace, "sfwsrS")); /* the old segment synced first */
+    assert_null(strstr(f->fault.trace, "rw")); /* nothing written between rename and dir sync */
+    /* A snapshot: written, synced, renamed, directory fsynced; then old files removed. */
+    f->fault.trace_len = 0;
+    f->fault.trace[0] = '\0';
+    assert_int_equal(persist_snapshot_now(f->p), 0);
+    const char *t = f->fault.trace;
+    const char *rename = strchr(t, 'r');
+    assert_non_null(rename);
+    assert_true(rename > t && rename[-1] == 's');
+    assert_int_equal(rename[1], 'S');
+    /* A truncation: cut, preallocated again and fsynced before anything else. */
+    write_n(f, 301, 310);
+    f->fault.trace_len = 0;
+    assert_int_equal(persist_truncate_after(f->p, 305), 0);
+    assert_string_equal(f->fault.trace, "tfS");
+}
+
 static void test_everysec_syncs_from_poll(void **state) {
     fixture_t *f = *state;
     f->opt.fsync = FSYNC_EVERYSEC;
@@ -448,6 +476,7 @@ int main(void) {
         T(test_hard_state_is_durable_and_atomic),
         T(test_failed_fsync_enters_failed_state_and_is_never_retried),
         T(test_full_disk_enters_failed_state_with_enospc),
+        T(test_files_are_synced_before_rename_and_directory_after),
         T(test_everysec_syncs_from_poll),
     };
 #undef T
