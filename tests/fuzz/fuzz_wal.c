@@ -99,7 +99,12 @@ static void fuzz_recover(const uint8_t *data, size_t size) {
 static void fuzz_files(const uint8_t *data, size_t size) {
     nftw(fuzz_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     mkdir(fuzz_dir, 0755);
-    size_t split = size > 0 ? data[0] * 4u : 0;
+    if (size == 0) {
+        return;
+    }
+    size_t split = data[0] * 4u; /* the first byte says how long the hard state file is */
+    data++;
+    size--;
     split = split < size ? split : size;
     put_file(HARDSTATE_FILE, data, split);
     put_file("snap-00000000000000000001.snap", data + split, size - split);
