@@ -185,11 +185,10 @@ static int segment_recover(wal_t *w, size_t i, replay_t *r, char *err, size_t er
         snprintf(err, err_size, "cannot read %s/%s: %s", w->dir, name, strerror(-rc));
         return rc;
     }
-    uint64_t first;
-    const char *why;
+    uint64_t first = 0;
+    const char *why = "segment header names another index";
     if (segment_header_decode(data, len, &first, &why) < 0 || first != s->first_index) {
-        snprintf(err, err_size, "corrupt record in %s/%s at offset 0: %s", w->dir, name,
-                 first != s->first_index ? "segment header names another index" : why);
+        snprintf(err, err_size, "corrupt record in %s/%s at offset 0: %s", w->dir, name, why);
         mem_free(data);
         return -EINVAL;
     }
