@@ -137,15 +137,20 @@ static void announce(const server_t *s) {
     if (!s->config.announce) {
         return;
     }
-    const char *host = strcmp(s->config.bind, "0.0.0.0") == 0 || strcmp(s->config.bind, "::") == 0
-                           ? "127.0.0.1"
-                           : s->config.bind;
+    const char *bind = s->config.bind;
+    int local =
+        strcmp(bind, "127.0.0.1") == 0 || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0;
     printf("\npolis %s is ready: one %s node on %s:%lld", POLIS_VERSION,
-           s->config.persistence ? "durable" : "in-memory", s->config.bind, s->config.port);
+           s->config.persistence ? "durable" : "in-memory", bind, s->config.port);
     if (s->config.persistence) {
-        printf(" (data in %s)", s->config.dir);
+        printf(" (data in %s/)", s->config.dir);
     }
-    printf("\n\n  connect:  redis-cli -h %s -p %lld\n  stop:     Ctrl-C\n\n", host, s->config.port);
+    if (local) {
+        printf("\n\n  connect:  redis-cli -p %lld\n", s->config.port);
+    } else {
+        printf("\n\n  connect:  redis-cli -h %s -p %lld\n", bind, s->config.port);
+    }
+    printf("  stop:     Ctrl-C\n\n");
     fflush(stdout);
 }
 

@@ -266,6 +266,25 @@ static void split_inline_reports_too_many_words(void **state) {
     assert_memory_equal(argv[1].ptr, "c", 1);
 }
 
+static void held_command_survives_a_buffer_move(void **state) {
+    (void)state;
+    resp_parser_t p;
+    resp_parser_init(&p, RESP_BULK_MAX_DEFAULT);
+    char first[] = "SET k \"a b\"\r\n";
+    size_t used = 0;
+    assert_int_equal(resp_parse(&p, first, sizeof first - 1, &used), RESP_COMMAND);
+    resp_parser_hold(&p, first);
+    /* The bytes move (unquoted in place already: they must not be parsed again). */
+    char moved[sizeof first];
+    memcpy(moved, first, sizeof first);
+    memset(first, '#', sizeof first - 1);
+    resp_parser_restore(&p, moved);
+    assert_int_equal(p.argc, 3);
+    assert_memory_equal(p.argv[2].ptr, "a b", 3);
+    assert_true(p.argv[0].ptr == moved);
+    resp_parser_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(multibulk_commands_parse_at_every_split_point),
@@ -280,6 +299,7 @@ int main(void) {
         cmocka_unit_test(long_inline_command_is_accepted_below_the_limit),
         cmocka_unit_test(parse_ll_follows_string2ll),
         cmocka_unit_test(split_inline_reports_too_many_words),
+        cmocka_unit_test(held_command_survives_a_buffer_move),
     };
     return cmocka_run_group_tests_name("resp", tests, NULL, NULL);
 }
