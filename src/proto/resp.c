@@ -141,58 +141,58 @@ static char escape_value(char c) {
     }
 }
 
+/* Whether the byte at i may follow a closing quote: a blank, NUL or the end. */
+static int word_may_end(const char *line, size_t len, size_t i) {
+    return i >= len || line[i] == '\0' || is_blank(line[i]);
+}
+
+/* Inside quotes: unquotes the escape or byte at line[*i] to line[*o]. Returns 1 at the closing
+ * quote (consumed), 0 to go on, -EINVAL when the quotes are unbalanced. */
+static int quoted_step(char *line, size_t len, char quote, size_t *i, size_t *o) {
+    char c = *i < len ? line[*i] : '\0';
+    char next = *i + 1 < len ? line[*i + 1] : '\0';
+    if (c == quote) {
+        *i += 1;
+        return word_may_end(line, len, *i) ? 1 : -EINVAL;
+    }
+    if (c == '\0') {
+        return -EINVAL;
+    }
+    if (quote == '"' && c == '\\' && next == 'x' && *i + 3 < len && hex_value(line[*i + 2]) >= 0 &&
+        hex_value(line[*i + 3]) >= 0) {
+        line[(*o)++] = (char)(hex_value(line[*i + 2]) * 16 + hex_value(line[*i + 3]));
+        *i += 4;
+    } else if (c == '\\' && ((quote == '"' && next != '\0') || (quote == '\'' && next == '\''))) {
+        line[(*o)++] = quote == '"' ? escape_value(next) : '\'';
+        *i += 2;
+    } else {
+        line[(*o)++] = c;
+        *i += 1;
+    }
+    return 0;
+}
+
 /* Reads one word starting at line[*at] (not a blank) and writes it unquoted at line[*w...].
  * Advances *at past the word. Returns 0 or -EINVAL (unbalanced quotes). */
 static int split_word(char *line, size_t len, size_t *at, size_t *w) {
     size_t i = *at, o = *w;
-    char quote = 0;
     for (;;) {
         char c = i < len ? line[i] : '\0';
-        if (quote == '"') {
-            if (c == '\\' && i + 3 < len && line[i + 1] == 'x' && hex_value(line[i + 2]) >= 0 &&
-                hex_value(line[i + 3]) >= 0) {
-                line[o++] = (char)(hex_value(line[i + 2]) * 16 + hex_value(line[i + 3]));
-                i += 4;
-            } else if (c == '\\' && i + 1 < len && line[i + 1] != '\0') {
-                line[o++] = escape_value(line[i + 1]);
-                i += 2;
-            } else if (c == '"') {
-                if (i + 1 < len && line[i + 1] != '\0' && !is_blank(line[i + 1])) {
-                    return -EINVAL;
-                }
-                i++;
-                break;
-            } else if (c == '\0') {
-                return -EINVAL;
-            } else {
-                line[o++] = c;
-                i++;
-            }
-        } else if (quote == '\'') {
-            if (c == '\\' && i + 1 < len && line[i + 1] == '\'') {
-                line[o++] = '\'';
-                i += 2;
-            } else if (c == '\'') {
-                if (i + 1 < len && line[i + 1] != '\0' && !is_blank(line[i + 1])) {
-                    return -EINVAL;
-                }
-                i++;
-                break;
-            } else if (c == '\0') {
-                return -EINVAL;
-            } else {
-                line[o++] = c;
-                i++;
-            }
-        } else if (c == '\0' || c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            break;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
+        if (c == '"' || c == '\'') {
             i++;
-        } else {
-            line[o++] = c;
-            i++;
+            int rc;
+            while ((rc = quoted_step(line, len, c, &i, &o)) == 0) {
+            }
+            if (rc < 0) {
+                return rc;
+            }
+            break; /* a closing quote ends the word */
         }
+        if (c == '\0' || c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            break;
+        }
+        line[o++] = c;
+        i++;
     }
     *at = i;
     *w = o;

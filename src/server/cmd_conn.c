@@ -314,15 +314,19 @@ void node_client_kill(client_t *c, int argc, const slice_t *argv) {
     reply_int(&r, killed);
 }
 
-void reply_help(reply_t *r, const char *const *lines) {
+void reply_help(client_t *c, const char *const *lines) {
+    static const char *const help[] = {"HELP", "    Print this help."};
     size_t n = 0;
     while (lines[n]) {
         n++;
     }
-    reply_array(r, n);
+    reply_t r = client_reply(c);
+    reply_array(&r, n + 2);
     for (size_t i = 0; i < n; i++) {
-        reply_status(r, lines[i]);
+        reply_status(&r, lines[i]);
     }
+    reply_status(&r, help[0]);
+    reply_status(&r, help[1]);
 }
 
 void node_client_help(client_t *c, int argc, const slice_t *argv) {
@@ -343,10 +347,7 @@ void node_client_help(client_t *c, int argc, const slice_t *argv) {
         "    Return information about client connections. Options: TYPE <type>, ID <id> [...].",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
-        "HELP",
-        "    Print this help.",
         NULL,
     };
-    reply_t r = client_reply(c);
-    reply_help(&r, lines);
+    reply_help(c, lines);
 }

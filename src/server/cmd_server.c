@@ -220,12 +220,9 @@ void node_command_help(client_t *c, int argc, const slice_t *argv) {
         "    Return documentation details about multiple commands.",
         "    If no command names are given, documentation details for all",
         "    commands are returned.",
-        "HELP",
-        "    Print this help.",
         NULL,
     };
-    reply_t r = client_reply(c);
-    reply_help(&r, lines);
+    reply_help(c, lines);
 }
 
 /* ---- CONFIG ---- */
@@ -371,12 +368,9 @@ void node_config_help(client_t *c, int argc, const slice_t *argv) {
         "    Set the configuration <directive> to <value>.",
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
-        "HELP",
-        "    Print this help.",
         NULL,
     };
-    reply_t r = client_reply(c);
-    reply_help(&r, lines);
+    reply_help(c, lines);
 }
 
 /* ---- INFO, TIME ---- */

@@ -249,8 +249,9 @@ node_command_fn node_command, node_command_count, node_command_info, node_comman
 node_command_fn node_config_get, node_config_set, node_config_resetstat, node_config_help;
 node_command_fn node_info, node_time, node_save, node_bgsave, node_lastsave, node_shutdown;
 
-/* An array of status lines, as Redis' HELP subcommands reply. lines ends with NULL. */
-void reply_help(reply_t *r, const char *const *lines);
+/* Replies an array of status lines, as Redis' HELP subcommands do, ending with HELP's own
+ * entry. lines ends with NULL. */
+void reply_help(client_t *c, const char *const *lines);
 
 static inline reply_t client_reply(client_t *c) {
     return (reply_t){&c->out, c->resp};
