@@ -46,6 +46,10 @@ typedef struct keyspace_stats {
 void keyspace_get_stats(const keyspace_t *ks, keyspace_stats_t *stats);
 /* CONFIG RESETSTAT. */
 void keyspace_reset_stats(keyspace_t *ks);
+/* A digest of the whole contents (every key's type, value, expire time and version; expired
+ * keys not yet removed included) that does not depend on table layout or seed: two keyspaces
+ * that applied the same records have the same digest. For tests and replica checks. */
+uint64_t keyspace_digest(const keyspace_t *ks);
 /* Checks every internal invariant (tables, volatile index, encodings). O(n), for tests.
  * Returns 0 or -EINVAL. */
 int keyspace_check(const keyspace_t *ks);
