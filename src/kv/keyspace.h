@@ -6,8 +6,11 @@
  *
  * Expiry is logical: a key whose expire time is <= ctx->now_ms is absent to every command,
  * whether or not it has been removed yet. Physical removal happens when a write touches it, and
- * through DEL records the node proposes for keys that keyspace_expire_cycle finds (so replicas
- * remove the same keys at the same log position). */
+ * through the POLIS.DELEXPIRED records the node proposes for keys that keyspace_expire_cycle
+ * finds (so replicas remove the same keys at the same log position). Reads never remove.
+ *
+ * Pointers the keyspace hands out (reply bytes aside, which are copied) stay valid until the
+ * next command that writes. Design and measurements: docs/ARCHITECTURE.md, "Keyspace". */
 #ifndef POLIS_KV_KEYSPACE_H
 #define POLIS_KV_KEYSPACE_H
 
