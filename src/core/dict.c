@@ -94,9 +94,14 @@ static void rehash_finish(dict_t *d) {
     d->rehash_index = 0;
 }
 
+static void shrink_if_sparse(dict_t *d);
+
 int dict_rehash_steps(dict_t *d, size_t buckets) {
     if (!dict_is_rehashing(d)) {
-        return 0;
+        shrink_if_sparse(d);
+        if (!dict_is_rehashing(d)) {
+            return 0;
+        }
     }
     size_t empty_budget = buckets * DICT_REHASH_EMPTY_VISITS;
     while (buckets > 0 && d->rehash_index < d->size[0]) {
@@ -120,9 +125,9 @@ int dict_rehash_steps(dict_t *d, size_t buckets) {
     }
     if (d->rehash_index >= d->size[0]) {
         rehash_finish(d);
-        return 0;
+        shrink_if_sparse(d); /* deletions during the move may call for a smaller size still */
     }
-    return 1;
+    return dict_is_rehashing(d);
 }
 
 /* Starts moving to a table of `size` buckets (or allocates the first table). */
@@ -214,6 +219,18 @@ void dict_add(dict_t *d, dict_node_t *node, uint64_t hash) {
     d->count++;
 }
 
+/* Starts shrinking a table less than 1/8 full (not while a resize is in progress). */
+static void shrink_if_sparse(dict_t *d) {
+    if (dict_is_rehashing(d) || d->size[0] <= DICT_SIZE_MIN || d->count * 8 > d->size[0]) {
+        return;
+    }
+    if (d->count == 0) {
+        dict_clear(d, NULL, NULL);
+        return;
+    }
+    resize_start(d, size_for(d->count));
+}
+
 dict_node_t *dict_unlink(dict_t *d, dict_node_t **link) {
     assert(d && link);
     assert(*link && d->count > 0);
@@ -225,8 +242,8 @@ dict_node_t *dict_unlink(dict_t *d, dict_node_t **link) {
         dict_rehash_steps(d, 1);
     } else if (d->count == 0) {
         dict_clear(d, NULL, NULL);
-    } else if (d->size[0] > DICT_SIZE_MIN && d->count * 8 <= d->size[0]) {
-        resize_start(d, size_for(d->count));
+    } else {
+        shrink_if_sparse(d);
     }
     return node;
 }

@@ -82,7 +82,9 @@ static inline void dict_relink(dict_node_t **link, dict_node_t *replacement) {
 }
 
 /* Moves up to `buckets` buckets of an ongoing rehash (passing at most
- * buckets * DICT_REHASH_EMPTY_VISITS empty ones). Returns 1 while rehashing remains. */
+ * buckets * DICT_REHASH_EMPTY_VISITS empty ones); with none in progress, starts shrinking a
+ * sparse table. Returns 1 while rehashing remains. Called from a timer, it finishes resizes of
+ * tables nobody writes to. */
 int dict_rehash_steps(dict_t *d, size_t buckets);
 
 typedef void dict_visit_cb(void *arg, const dict_node_t *node);

@@ -145,8 +145,8 @@ const size_t kv_command_count = sizeof kv_command_table / sizeof kv_command_tabl
 const command_t *kv_command_lookup(const char *name, size_t len) {
     assert(name || len == 0);
     char lowered[COMMAND_NAME_MAX];
-    if (len == 0 || len >= sizeof lowered) {
-        return NULL;
+    if (len == 0 || len >= sizeof lowered || memchr(name, '\0', len)) {
+        return NULL; /* (a NUL inside would end the name early for strcmp) */
     }
     for (size_t i = 0; i < len; i++) {
         char c = name[i];

@@ -374,3 +374,41 @@ int keyspace_check(const keyspace_t *ks) {
     }
     return with_expire == ks->volatile_count ? 0 : -EINVAL;
 }
+
+/* ---- digest ---- */
+
+/* Fixed, so digests compare across processes whatever their table seeds. */
+#define DIGEST_SEED 0x706f6c6973ULL
+
+static uint64_t digest_mix(uint64_t h, const void *p, size_t n) {
+    return hash_bytes(DIGEST_SEED ^ h, p, n);
+}
+
+static uint64_t digest_entry(const kv_entry_t *e) {
+    int64_t expire = entry_expire(e);
+    uint64_t fixed[3] = {e->version, (uint64_t)expire, (uint64_t)entry_type(e)};
+    slice_t key = entry_key(e);
+    uint64_t h = digest_mix(digest_mix(0, fixed, sizeof fixed), key.ptr, key.len);
+    if (entry_type(e) == KV_STRING) {
+        slice_t v = entry_blob(e);
+        return digest_mix(h, v.ptr, v.len);
+    }
+    uint64_t fields = 0; /* a sum: the order of the fields does not matter */
+    hash_iter_t it;
+    slice_t f, v;
+    hash_iter_init(&it, e);
+    while (hash_iter_next(&it, &f, &v)) {
+        fields += digest_mix(digest_mix(1, f.ptr, f.len), v.ptr, v.len);
+    }
+    return digest_mix(h, &fields, sizeof fields);
+}
+
+uint64_t keyspace_digest(const keyspace_t *ks) {
+    uint64_t sum = dict_count(&ks->keys);
+    dict_iter_t it;
+    dict_iter_init(&it, &ks->keys);
+    for (const dict_node_t *n = dict_iter_next(&it); n; n = dict_iter_next(&it)) {
+        sum += digest_entry((const kv_entry_t *)n);
+    }
+    return sum;
+}

@@ -6,8 +6,11 @@
  *
  * Expiry is logical: a key whose expire time is <= ctx->now_ms is absent to every command,
  * whether or not it has been removed yet. Physical removal happens when a write touches it, and
- * through DEL records the node proposes for keys that keyspace_expire_cycle finds (so replicas
- * remove the same keys at the same log position). */
+ * through the POLIS.DELEXPIRED records the node proposes for keys that keyspace_expire_cycle
+ * finds (so replicas remove the same keys at the same log position). Reads never remove.
+ *
+ * Pointers the keyspace hands out (reply bytes aside, which are copied) stay valid until the
+ * next command that writes. Design and measurements: docs/ARCHITECTURE.md, "Keyspace". */
 #ifndef POLIS_KV_KEYSPACE_H
 #define POLIS_KV_KEYSPACE_H
 
@@ -46,6 +49,10 @@ typedef struct keyspace_stats {
 void keyspace_get_stats(const keyspace_t *ks, keyspace_stats_t *stats);
 /* CONFIG RESETSTAT. */
 void keyspace_reset_stats(keyspace_t *ks);
+/* A digest of the whole contents (every key's type, value, expire time and version; expired
+ * keys not yet removed included) that does not depend on table layout or seed: two keyspaces
+ * that applied the same records have the same digest. For tests and replica checks. */
+uint64_t keyspace_digest(const keyspace_t *ks);
 /* Checks every internal invariant (tables, volatile index, encodings). O(n), for tests.
  * Returns 0 or -EINVAL. */
 int keyspace_check(const keyspace_t *ks);

@@ -22,10 +22,10 @@ def test_expire_family_options_and_errors_match_redis(pair):
         ("EXPIRE", "k", "9223372036854775807"), ("EXPIRE", "k", "-9223372036854775808"),
         ("PEXPIRE", "k", "9223372036854775807"), ("EXPIREAT", "k", "9223372036854775807"),
         ("PEXPIREAT", "k", "9223372036854775807"), ("TTL", "k"),
-        ("PEXPIRE", "k", "123456789"), ("PTTL", "k"), ("TTL", "k"),
+        ("PEXPIRE", "k", "123456789"), ("TTL", "k"),
         ("EXPIREAT", "k", str(now + 1000)), ("EXPIRETIME", "k"),
         ("PEXPIREAT", "k", str((now + 2000) * 1000 + 123)), ("PEXPIRETIME", "k"),
-        ("EXPIRETIME", "k"), ("EXPIRETIME", "nope"), ("PEXPIRETIME", "p"),
+        ("EXPIRETIME", "k"), ("EXPIRETIME", "nope"), ("PEXPIRETIME", "nope"),
         ("PERSIST", "k"), ("PERSIST", "k"), ("PERSIST", "nope"), ("TTL", "k"),
         ("EXPIRE", "k", "0"), ("EXISTS", "k"), ("SET", "k", "v"), ("EXPIRE", "k", "-10"),
         ("EXISTS", "k"), ("SET", "k", "v"), ("EXPIREAT", "k", "1"), ("EXISTS", "k"),
@@ -33,6 +33,15 @@ def test_expire_family_options_and_errors_match_redis(pair):
         ("HSET", "h", "f", "v"), ("EXPIRE", "h", "100"), ("TTL", "h"),
         ("EXPIRE", "k"), ("TTL",), ("PTTL", "a", "b"), ("PERSIST",), ("EXPIRETIME",),
     ])
+
+
+def test_pttl_counts_down_in_milliseconds(pair):
+    a, _ = pair
+    a.call("SET", "k", "v", "PX", "123456789")
+    pttl = parse(a.call("PTTL", "k"))
+    assert 123456789 - 2000 < pttl <= 123456789
+    time.sleep(0.05)
+    assert parse(a.call("PTTL", "k")) <= pttl - 40
 
 
 def test_expired_key_is_never_returned(pair):
