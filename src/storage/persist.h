@@ -160,7 +160,8 @@ int persist_truncate_after(persist_t *p, uint64_t index);
  * (compacted away), -EIO if a record no longer checks out. */
 int persist_read_after(persist_t *p, uint64_t after_index, persist_record_cb *cb, void *arg);
 /* The term of the record at index (or of the snapshot when index == snapshot_index).
- * 0, or -ENOENT when index is outside [snapshot_index, last_index]. */
+ * 0, or -ENOENT when index is above last_index or below both the snapshot and the first
+ * record still kept. */
 int persist_term_at(const persist_t *p, uint64_t index, uint64_t *term);
 
 /* ---- Hard state ---- */

@@ -132,7 +132,7 @@ def test_flipped_byte_mid_log_refuses_to_start_naming_file_and_offset(polis_fact
         f.write(bytes([byte ^ 0x20]))
     code, log = exit_code_and_log(node)
     assert code != 0
-    expected = "corrupt record in %s at offset %d" % (os.path.basename(path), start)
+    expected = "corrupt record in %s at offset %d: " % (path, start)
     assert expected in log, log
 
 
