@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Data node vs redis-server, side by side with redis-benchmark (the brief's first quality bar).
 
-For each persistence setting (off: polis --persistence off vs redis --save '' --appendonly no;
+Beside throughput it reports each server's CPU time per request, which a busy machine disturbs
+much less. For each persistence setting (off: polis --persistence off vs redis --save '' --appendonly no;
 always: polis --fsync always vs redis --appendonly yes --appendfsync always) both servers run
 at once on free loopback ports; every round runs each test against polis then redis (then the
 order flips next round) with the same parameters. The table shows the median of the rounds and
@@ -73,6 +74,12 @@ class Server:
         with open("/proc/%d/statm" % self.proc.pid) as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
+    def cpu_seconds(self):
+        """User + system CPU time the server has used so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -83,14 +90,18 @@ class Server:
                 self.proc.wait()
 
 
-def run_benchmark(port, test, pipeline, requests):
-    cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P",
+def run_benchmark(server, test, pipeline, requests):
+    """Requests/s, and the server's CPU microseconds per request (a figure that a busy machine
+    disturbs much less than throughput)."""
+    cmd = ["redis-benchmark", "-p", str(server.port), "-c", "50", "-n", str(requests), "-P",
            str(pipeline), "-t", test, "-r", "100000", "--csv"]
+    cpu_before = server.cpu_seconds()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout
+    cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / requests
     for line in out.splitlines():
         cells = [c.strip('"') for c in line.split(",")]
         if len(cells) >= 2 and cells[0].lower().startswith(test):
-            return float(cells[1])
+            return float(cells[1]), cpu_us
     raise RuntimeError("no result from redis-benchmark: " + out)
 
 
@@ -103,18 +114,23 @@ def throughput_rows(args, workdir):
             for pipeline in (1, 16):
                 for test in TESTS:
                     figures = {"polis": [], "redis": []}
+                    cpu = {"polis": [], "redis": []}
                     for rnd in range(args.rounds):
                         order = ("polis", "redis") if rnd % 2 == 0 else ("redis", "polis")
                         for kind in order:
                             n = requests * (4 if pipeline == 16 and mode == "off" else 1)
-                            figures[kind].append(
-                                run_benchmark(servers[kind].port, test, pipeline, n))
+                            rps, cpu_us = run_benchmark(servers[kind], test, pipeline, n)
+                            figures[kind].append(rps)
+                            cpu[kind].append(cpu_us)
                     p, r = statistics.median(figures["polis"]), statistics.median(figures["redis"])
+                    pc, rc = statistics.median(cpu["polis"]), statistics.median(cpu["redis"])
                     row = {"persistence": mode, "test": test.upper(), "pipeline": pipeline,
-                           "polis_rps": p, "redis_rps": r, "ratio": p / r}
+                           "polis_rps": p, "redis_rps": r, "ratio": p / r,
+                           "polis_cpu_us": pc, "redis_cpu_us": rc}
                     rows.append(row)
-                    print("  %-7s %-5s P%-3d polis %10.0f  redis %10.0f  ratio %.2f" % (
-                        mode, test.upper(), pipeline, p, r, p / r), flush=True)
+                    print("  %-7s %-5s P%-3d polis %10.0f  redis %10.0f  ratio %.2f   "
+                          "cpu/req polis %.2f us redis %.2f us" % (
+                              mode, test.upper(), pipeline, p, r, p / r, pc, rc), flush=True)
         finally:
             for s in servers.values():
                 s.stop()
@@ -175,12 +191,18 @@ def main():
         rows = throughput_rows(args, workdir)
         mem = memory_rows(args, workdir)
         print()
-        print("| persistence | test | pipeline | polis req/s | redis req/s | ratio |")
-        print("|---|---|---|---|---|---|")
+        print("| persistence | test | pipeline | polis req/s | redis req/s | ratio "
+              "| CPU us/req polis | redis |")
+        print("|---|---|---|---|---|---|---|---|")
         for row in rows:
-            print("| %s | %s | %d | %.0f | %.0f | %.2f |" % (
+            print("| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f |" % (
                 row["persistence"], row["test"], row["pipeline"], row["polis_rps"],
-                row["redis_rps"], row["ratio"]))
+                row["redis_rps"], row["ratio"], row["polis_cpu_us"], row["redis_cpu_us"]))
+        p, r = mem
+        print("| memory/key | %d keys x 100 B | | used %.0f B | used %.0f B | %.2f | RSS %.0f B "
+              "| RSS %.0f B |" % (args.keys, p["used_per_key"], r["used_per_key"],
+                                  p["used_per_key"] / r["used_per_key"], p["rss_per_key"],
+                                  r["rss_per_key"]))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"throughput": rows, "memory": mem}, f, indent=2)
