@@ -136,8 +136,29 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b) {
     }
 }
 
-static int output_backlogged(const client_t *c) {
-    return (c->flags & CLIENT_WRITING) && c->out.len >= CLIENT_OUTPUT_PAUSE;
+/* Replies not yet taken by the socket: past CLIENT_OUTPUT_PAUSE the client is neither parsed
+ * nor read until they drain, so a client that does not read its replies holds one reply's
+ * worth of memory beyond the limit, and stalls only itself. */
+static int output_full(const client_t *c) {
+    return c->out.len + c->sending.len >= CLIENT_OUTPUT_PAUSE;
+}
+
+static void pause_for_output(client_t *c) {
+    if (!(c->flags & CLIENT_READ_PAUSED)) {
+        c->flags |= CLIENT_READ_PAUSED;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    client_mark_output(c);
+}
+
+/* Output drained below the limit: read and parse again (from the next before-sleep). */
+static void resume_after_output(client_t *c) {
+    if (!(c->flags & CLIENT_READ_PAUSED) || output_full(c)) {
+        return;
+    }
+    c->flags &= ~CLIENT_READ_PAUSED;
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    client_vec_push(&c->srv->resume, c, &c->resume_slot);
 }
 
 /* Replies a protocol error and closes after it, as Redis does. */
@@ -171,9 +192,8 @@ void client_process_input(client_t *c) {
     /* Each turn either consumes a command's bytes or leaves the loop, so the buffer bounds it. */
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSING | CLIENT_WAITING)) &&
            !s->shutting_down) {
-        if (output_backlogged(c)) {
-            c->flags |= CLIENT_READ_PAUSED;
-            uv_read_stop((uv_stream_t *)&c->tcp);
+        if (output_full(c)) {
+            pause_for_output(c);
             break;
         }
         size_t used = 0;
@@ -219,11 +239,7 @@ static void write_cb(uv_write_t *req, int status) {
     if (c->out.len || (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
         client_mark_output(c);
     }
-    if (c->flags & CLIENT_READ_PAUSED) {
-        c->flags &= ~CLIENT_READ_PAUSED;
-        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-        client_process_input(c);
-    }
+    resume_after_output(c);
 }
 
 /* One write per turn: as much as the socket takes now, the rest through uv_write. */
@@ -252,6 +268,8 @@ static void client_write(client_t *c) {
         release_if_empty(&c->out);
         if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
             client_close(c);
+        } else {
+            resume_after_output(c);
         }
         return;
     }

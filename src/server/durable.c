@@ -167,11 +167,12 @@ void server_before_sleep(server_t *s) {
         resume_waiting(s);
     }
     server_commit(s);
-    /* Work left over keeps the loop from sleeping in poll until it is done. */
+    clients_flush(s);
+    /* Work left over (rounds used up, clients whose output drained in the flush) keeps the
+     * loop from sleeping in poll until it is done. */
     if (s->resume.len > 0) {
         uv_idle_start(&s->idle, idle_cb);
     } else {
         uv_idle_stop(&s->idle);
     }
-    clients_flush(s);
 }

@@ -35,7 +35,7 @@
 
 #define CLIENT_READ_CHUNK (16 * 1024)     /* bytes made room for before each read */
 #define CLIENT_BUFFER_KEEP (64 * 1024)    /* emptied buffers larger than this are given back */
-#define CLIENT_OUTPUT_PAUSE (1024 * 1024) /* stop parsing while this much output is queued */
+#define CLIENT_OUTPUT_PAUSE (1024 * 1024) /* stop reading and parsing at this much output */
 #define CLIENT_NAME_MAX 4096              /* CLIENT SETNAME / HELLO SETNAME */
 #define CLIENT_IDLE_SHRINK_MS 2000        /* idle clients' spare buffers are freed after this */
 #define COMMIT_ROUNDS_MAX 16              /* commit/resume rounds per before-sleep */
@@ -51,7 +51,7 @@ enum client_flag {
     CLIENT_CLOSING = 1u << 1,           /* uv_close called; freed in its callback */
     CLIENT_WAITING = 1u << 2,           /* its next command waits for its own pending writes */
     CLIENT_WRITING = 1u << 3,           /* a uv_write is in flight */
-    CLIENT_READ_PAUSED = 1u << 4,       /* reading stopped: too much output queued */
+    CLIENT_READ_PAUSED = 1u << 4,       /* reading and parsing stopped: output is full */
 };
 
 enum client_held { HELD_NONE = 0, HELD_COMMAND, HELD_ERROR };
