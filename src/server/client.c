@@ -392,7 +392,7 @@ void client_address(const client_t *c, int peer, char *dst, size_t size) {
         uv_ip4_name(a, host, sizeof host);
         port = ntohs(a->sin_port);
     }
-    snprintf(dst, size, "%s:%d", host, port);
+    snprintf(dst, size, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 void client_format(const client_t *c, buf_t *out) {
