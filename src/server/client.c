@@ -114,11 +114,16 @@ static void release_if_empty(buf_t *b) {
 static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b) {
     client_t *c = stream->data;
     server_t *s = c->srv;
+    if (n == UV_EOF) {
+        /* The client is done sending: answer what it sent, then close (client_write). */
+        c->flags |= CLIENT_EOF;
+        uv_read_stop(stream);
+        client_mark_output(c);
+        return;
+    }
     if (n < 0) {
-        if (n != UV_EOF) {
-            log_verbose("server", "client id=%llu read error: %s", (unsigned long long)c->id,
-                        uv_strerror((int)n));
-        }
+        log_verbose("server", "client id=%llu read error: %s", (unsigned long long)c->id,
+                    uv_strerror((int)n));
         client_close(c);
         return;
     }
@@ -157,7 +162,9 @@ static void resume_after_output(client_t *c) {
         return;
     }
     c->flags &= ~CLIENT_READ_PAUSED;
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    if (!(c->flags & CLIENT_EOF)) {
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    }
     client_vec_push(&c->srv->resume, c, &c->resume_slot);
 }
 
@@ -224,6 +231,15 @@ void client_process_input(client_t *c) {
         c->query_pos = 0;
         release_if_empty(&c->query);
     }
+    if (c->flags & CLIENT_EOF) {
+        client_mark_output(c); /* client_write closes it once nothing is left to do */
+    }
+}
+
+/* After the client's EOF: nothing left to run or to answer. */
+static int client_done(const client_t *c) {
+    return (c->flags & CLIENT_EOF) && !c->pending_writes && !c->held &&
+           !(c->flags & (CLIENT_WAITING | CLIENT_READ_PAUSED | CLIENT_WRITING)) && c->out.len == 0;
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -236,7 +252,7 @@ static void write_cb(uv_write_t *req, int status) {
     c->srv->stats.net_output_bytes += c->sending.len;
     c->sending.len = 0;
     release_if_empty(&c->sending);
-    if (c->out.len || (c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+    if (c->out.len || (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_EOF))) {
         client_mark_output(c);
     }
     resume_after_output(c);
@@ -248,7 +264,7 @@ static void client_write(client_t *c) {
         return;
     }
     if (c->out.len == 0) {
-        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) || client_done(c)) {
             client_close(c);
         }
         return;
@@ -266,7 +282,7 @@ static void client_write(client_t *c) {
     if ((size_t)n == c->out.len) {
         c->out.len = 0;
         release_if_empty(&c->out);
-        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) || client_done(c)) {
             client_close(c);
         } else {
             resume_after_output(c);

@@ -191,6 +191,18 @@ static int arity_ok(int arity, int argc) {
     return arity > 0 ? argc == arity : argc >= -arity;
 }
 
+/* Whether a write's record stays within the log's limit (an upper bound of its encoding). */
+static int record_fits(const server_t *s, int argc, const slice_t *argv) {
+    if (!s->persist) {
+        return 1;
+    }
+    size_t bytes = 64;
+    for (int i = 0; i < argc && bytes <= PERSIST_RECORD_MAX; i++) {
+        bytes += argv[i].len + 4;
+    }
+    return bytes <= PERSIST_RECORD_MAX;
+}
+
 static void reply_unknown_subcommand(reply_t *r, const slice_t *argv) {
     char upper[COMMAND_NAME_MAX];
     size_t n = argv[0].len < sizeof upper - 1 ? argv[0].len : sizeof upper - 1;
@@ -236,8 +248,11 @@ int dispatch(client_t *c, int argc, const slice_t *argv) {
     const command_t *info = e ? e->info : NULL;
     const node_command_t *node = e ? e->node : NULL;
     int is_write = info && (info->flags & CMD_WRITE);
-    if (c->pending_writes > 0 && !is_write) {
-        return DISPATCH_WAIT; /* a read must see this client's own writes */
+    /* A read must see this client's own pending writes, and no reply (an error included) may
+     * overtake theirs: only a well-formed write goes ahead, into the log behind them. */
+    if (c->pending_writes > 0 &&
+        (!is_write || !arity_ok(info->arity, argc) || !record_fits(s, argc, argv))) {
+        return DISPATCH_WAIT;
     }
     reply_t r = client_reply(c);
     client_mark_output(c);
@@ -251,6 +266,10 @@ int dispatch(client_t *c, int argc, const slice_t *argv) {
     info = node ? &node->info : info;
     if (!arity_ok(info->arity, argc)) {
         reply_error_arity(&r, info->name, strlen(info->name));
+        return DISPATCH_DONE;
+    }
+    if (is_write && !record_fits(s, argc, argv)) {
+        reply_error(&r, "ERR the write is larger than the log's largest record (1 GiB)");
         return DISPATCH_DONE;
     }
     if ((info->flags & CMD_DENYOOM) && server_evict(s) < 0) {

@@ -52,6 +52,7 @@ enum client_flag {
     CLIENT_WAITING = 1u << 2,           /* its next command waits for its own pending writes */
     CLIENT_WRITING = 1u << 3,           /* a uv_write is in flight */
     CLIENT_READ_PAUSED = 1u << 4,       /* reading and parsing stopped: output is full */
+    CLIENT_EOF = 1u << 5,               /* it sent EOF: answer what it sent, then close */
 };
 
 enum client_held { HELD_NONE = 0, HELD_COMMAND, HELD_ERROR };

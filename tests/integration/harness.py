@@ -74,11 +74,14 @@ class PolisServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("polis exited with %s:\n%s" % (self.proc.returncode, self.read_log()))
+            probe = redis.Redis(port=self.port, socket_timeout=0.5)
             try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+                if probe.ping():
                     return
             except redis.exceptions.RedisError:
                 time.sleep(0.02)
+            finally:
+                probe.connection_pool.disconnect()  # leave no connection for a test to count
         raise RuntimeError("polis did not answer PING on %d:\n%s" % (self.port, self.read_log()))
 
     def read_log(self):

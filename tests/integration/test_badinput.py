@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness import raw_exchange
+from kvdiff import RawClient, wait_until
 
 
 def assert_error_or_clean_close(out):
@@ -121,9 +122,14 @@ def test_unterminated_lines(node_with_data):
 
 def test_maxclients_rejects_with_redis_error(polis_factory):
     node = polis_factory("--maxclients", "3")
-    held = [socket.create_connection(("127.0.0.1", node.port)) for _ in range(3)]
+    first = RawClient(node.port)
+    # Once the harness' readiness probe is gone, only this connection is counted.
+    assert wait_until(lambda: b"connected_clients:1\r" in first.call("INFO", "clients"))
+    held = [first.sock] + [socket.create_connection(("127.0.0.1", node.port)) for _ in range(2)]
     try:
-        time.sleep(0.1)
+        for s in held[1:]:  # each is accepted and counted before the fourth arrives
+            s.sendall(b"PING\r\n")
+            assert s.recv(100) == b"+PONG\r\n"
         out = raw_exchange(node.port, b"PING\r\n")
         # The PING was never read, so the kernel may answer the close with a reset.
         assert out in (b"-ERR max number of clients reached\r\n<CLOSED>",

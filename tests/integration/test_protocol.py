@@ -196,3 +196,24 @@ def test_hello_switches_protocol_and_back(polis):
     assert out.startswith(b"%7\r\n$6\r\nserver\r\n$5\r\npolis\r\n")
     assert b"*0\r\n%0\r\n_\r\n*14\r\n" in out
     assert out.endswith(b"$-1\r\n+RESET\r\n")
+
+
+def test_errors_do_not_overtake_pending_writes(polis):
+    out = raw_exchange(polis.port, b"SET a 1\r\nSET k\r\nNOSUCH\r\nINCR a\r\n*1\r\n+x\r\n")
+    assert out == (b"+OK\r\n-ERR wrong number of arguments for 'set' command\r\n"
+                   b"-ERR unknown command 'NOSUCH', with args beginning with: \r\n:2\r\n"
+                   b"-ERR Protocol error: expected '$', got '+'\r\n<CLOSED>")
+
+
+def test_client_that_stops_sending_still_gets_every_reply(polis):
+    with socket.create_connection(("127.0.0.1", polis.port)) as s:
+        s.sendall(b"SET a 1\r\nGET a\r\nINCR a\r\nGET a\r\n")
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+    assert out == b"+OK\r\n$1\r\n1\r\n:2\r\n$1\r\n2\r\n"
