@@ -32,8 +32,7 @@ static void propose_expired(server_t *s, const command_t *cmd, expired_batch_t *
     for (size_t i = 0; i < b->count; i++) {
         argv[i + 1] = (slice_t){b->bytes.data + b->offsets[i], b->offsets[i + 1] - b->offsets[i]};
     }
-    server_propose(s, NULL, cmd, (int)b->count + 1, argv);
-    s->stats.expired_keys += b->count;
+    server_propose(s, NULL, cmd, (int)b->count + 1, argv); /* the keyspace counts removals */
 }
 
 void server_expire_cycle(server_t *s) {

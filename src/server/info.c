@@ -147,8 +147,7 @@ static void section_stats(server_t *s, buf_t *out) {
                (unsigned long long)st->connections_received,
                (unsigned long long)st->commands_processed, (unsigned long long)(ops / OPS_SAMPLES),
                (unsigned long long)st->net_input_bytes, (unsigned long long)st->net_output_bytes,
-               (unsigned long long)st->rejected_connections,
-               (unsigned long long)(ks.expired_keys + st->expired_keys),
+               (unsigned long long)st->rejected_connections, (unsigned long long)ks.expired_keys,
                (unsigned long long)st->evicted_keys, (unsigned long long)ks.hits,
                (unsigned long long)ks.misses);
 }

@@ -101,7 +101,6 @@ typedef struct server_stats {
     uint64_t commands_processed;
     uint64_t net_input_bytes;
     uint64_t net_output_bytes;
-    uint64_t expired_keys;
     uint64_t evicted_keys;
     uint64_t commits;        /* group commits that carried records */
     uint64_t commit_records; /* records they carried */
