@@ -116,11 +116,14 @@ class PolisServer:
         return self.proc is not None and self.proc.poll() is None
 
 
-def raw_exchange(port, data, timeout=0.5, host="127.0.0.1"):
-    """Sends raw bytes on a fresh connection; returns everything received until the server
-    closes (then b"<CLOSED>" is appended) or nothing arrives for `timeout` seconds."""
+def raw_exchange(port, data, timeout=0.5, host="127.0.0.1", half_close=False):
+    """Sends raw bytes on a fresh connection (then EOF, with half_close); returns everything
+    received until the server closes (then b"<CLOSED>" is appended) or nothing arrives for
+    `timeout` seconds."""
     with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         s.settimeout(timeout)
         out = b""
         try:
