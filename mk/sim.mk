@@ -8,13 +8,15 @@ build/polis-lincheck: tests/sim/lincheck/main.c $(LINCHECK_SRC) build/libpolis.a
 	@mkdir -p build
 	$(CC) $(ALL_CFLAGS) -Itests/sim -o $@ $< $(LINCHECK_SRC) build/libpolis.a $(LIBS)
 
-# The checker's unit tests link the checker itself.
-build/tests/test_lincheck%: tests/unit/test_lincheck%.c $(LINCHECK_SRC) $(UNIT_HELPERS) build/libpolis.a
+# The checker's unit tests (tests/unit/test_lincheck*.c) link the checker itself.
+LINCHECK_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_lincheck*.c))
+
+$(LINCHECK_TESTS:%=build/tests/%): build/tests/%: tests/unit/%.c $(LINCHECK_SRC) $(UNIT_HELPERS) build/libpolis.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Itests/sim -o $@ $< $(LINCHECK_SRC) $(UNIT_HELPERS) \
 		build/libpolis.a $(LIBS) -lcmocka
 
-build/tests-asan/test_lincheck%: tests/unit/test_lincheck%.c $(LINCHECK_SRC) $(UNIT_HELPERS) build/libpolis-asan.a
+$(LINCHECK_TESTS:%=build/tests-asan/%): build/tests-asan/%: tests/unit/%.c $(LINCHECK_SRC) $(UNIT_HELPERS) build/libpolis-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 $(ASAN_FLAGS) -Itests/unit -Itests/sim -o $@ $< $(LINCHECK_SRC) \
 		$(UNIT_HELPERS) build/libpolis-asan.a $(LIBS) -lcmocka
@@ -24,3 +26,11 @@ sim: build/polis-lincheck
 
 .PHONY: lincheck
 lincheck: build/polis-lincheck
+
+# The Raft fuzz targets link only the core and what it stands on (src/raft, src/core): the
+# pure core must not need anything else, and this keeps that true.
+RAFT_FUZZ_OBJ := $(filter build/fuzzobj/src/raft/% build/fuzzobj/src/core/%,$(FUZZ_LIB))
+
+build/fuzz/fuzz_raft%: tests/fuzz/fuzz_raft%.c $(RAFT_FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(RAFT_FUZZ_OBJ) $(LIBS)

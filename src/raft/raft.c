@@ -102,8 +102,8 @@ void raft_destroy(raft_t *r) {
     mem_free(r);
 }
 
-static int restore_check(const raft_t *r, const raft_hard_state_t *hs,
-                         const raft_snapshot_t *snap, const raft_entry_t *entries, size_t n) {
+static int restore_check(const raft_t *r, const raft_hard_state_t *hs, const raft_snapshot_t *snap,
+                         const raft_entry_t *entries, size_t n) {
     if (r->term != 0 || raft_log_last(&r->log) != 0 || r->ready_outstanding) {
         return -EINVAL;
     }
@@ -120,8 +120,8 @@ static int restore_check(const raft_t *r, const raft_hard_state_t *hs,
             continue;
         }
         if ((expect == 0 && e->index != base + 1) || (expect && e->index != expect) ||
-            e->term < prev_term || e->type > RAFT_ENTRY_CONF ||
-            e->len > RAFT_ENTRY_BYTES_MAX || (e->len && !e->data)) {
+            e->term < prev_term || e->type > RAFT_ENTRY_CONF || e->len > RAFT_ENTRY_BYTES_MAX ||
+            (e->len && !e->data)) {
             return -EINVAL;
         }
         expect = e->index + 1;
@@ -169,7 +169,7 @@ int raft_restore(raft_t *r, const raft_hard_state_t *hs, const raft_snapshot_t *
     raft_log_commit_to(&r->log, hs->commit > r->log.offset ? hs->commit : r->log.offset);
     r->log.applied = r->log.offset;
     r->log.applying = r->log.offset;
-    r->persisted_hs = *hs; /* a term adopted from the log is persisted by the first Ready */
+    r->persisted_hs = *hs;      /* a term adopted from the log is persisted by the first Ready */
     r->conf_index = UINT64_MAX; /* force the reload to install the restored configuration */
     raft_reload_conf(r);
     return 0;
@@ -381,8 +381,7 @@ static bool entries_valid(const raft_msg_t *m) {
 static bool snapshot_msg_valid(const raft_msg_t *m) {
     const raft_snapshot_meta_t *meta = &m->snapshot;
     return m->chunk_len <= RAFT_SNAPSHOT_CHUNK_MAX && (m->chunk_len == 0 || m->chunk) &&
-           m->snapshot_size <= RAFT_SNAPSHOT_BYTES_MAX &&
-           m->snapshot_offset <= m->snapshot_size &&
+           m->snapshot_size <= RAFT_SNAPSHOT_BYTES_MAX && m->snapshot_offset <= m->snapshot_size &&
            m->chunk_len <= m->snapshot_size - m->snapshot_offset && meta->index > 0 &&
            meta->term > 0 && meta->term <= m->term && raft_conf_validate(&meta->conf) == 0;
 }
@@ -412,8 +411,8 @@ static bool log_up_to_date(const raft_t *r, uint64_t index, uint64_t term) {
 
 static void step_vote(raft_t *r, const raft_msg_t *m) {
     bool pre = m->type == RAFT_MSG_PRE_VOTE;
-    bool can_vote = r->vote == m->from || (r->vote == 0 && r->leader == 0) ||
-                    (pre && m->term > r->term);
+    bool can_vote =
+        r->vote == m->from || (r->vote == 0 && r->leader == 0) || (pre && m->term > r->term);
     uint32_t type = pre ? RAFT_MSG_PRE_VOTE_RESP : RAFT_MSG_VOTE_RESP;
     if (can_vote && log_up_to_date(r, m->index, m->log_term)) {
         raft_msg_t *resp = raft_send(r, type, m->from);
@@ -486,8 +485,8 @@ static void step_lower_term(raft_t *r, const raft_msg_t *m) {
 static bool step_higher_term(raft_t *r, const raft_msg_t *m) {
     bool vote = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PRE_VOTE;
     if (vote) {
-        bool in_lease = r->cfg.check_quorum && r->leader != 0 &&
-                        r->election_elapsed < r->cfg.election_ticks;
+        bool in_lease =
+            r->cfg.check_quorum && r->leader != 0 && r->election_elapsed < r->cfg.election_ticks;
         if (in_lease && !(m->flags & RAFT_FLAG_TRANSFER)) {
             r->stats.votes_ignored_in_lease++;
             return false;
@@ -497,8 +496,8 @@ static bool step_higher_term(raft_t *r, const raft_msg_t *m) {
         (m->type == RAFT_MSG_PRE_VOTE_RESP && !(m->flags & RAFT_FLAG_REJECT))) {
         return true; /* a pre-vote changes no term */
     }
-    bool from_leader = m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
-                       m->type == RAFT_MSG_SNAPSHOT;
+    bool from_leader =
+        m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_SNAPSHOT;
     raft_become_follower(r, m->term, from_leader ? m->from : 0);
     return true;
 }

@@ -106,19 +106,19 @@ typedef struct raft_snapshot {
 } raft_snapshot_t;
 
 enum raft_msg_type {
-    RAFT_MSG_APPEND = 1,   /* index/log_term: the entry before entries; commit */
-    RAFT_MSG_APPEND_RESP,  /* index: last matching index, or with REJECT the rejected index,
-                              reject_hint/log_term: where the follower's log may match */
-    RAFT_MSG_HEARTBEAT,    /* commit; context: the leader's latest ReadIndex sequence */
+    RAFT_MSG_APPEND = 1,     /* index/log_term: the entry before entries; commit */
+    RAFT_MSG_APPEND_RESP,    /* index: last matching index, or with REJECT the rejected index,
+                                reject_hint/log_term: where the follower's log may match */
+    RAFT_MSG_HEARTBEAT,      /* commit; context: the leader's latest ReadIndex sequence */
     RAFT_MSG_HEARTBEAT_RESP, /* context echoed */
     RAFT_MSG_VOTE,           /* index/log_term: the candidate's last entry */
     RAFT_MSG_VOTE_RESP,      /* REJECT or granted */
     RAFT_MSG_PRE_VOTE,       /* as VOTE, for term + 1, changing no state */
     RAFT_MSG_PRE_VOTE_RESP,
-    RAFT_MSG_SNAPSHOT,       /* snapshot meta, snapshot_size, chunk at snapshot_offset */
-    RAFT_MSG_SNAPSHOT_RESP,  /* index: snapshot index; context: next offset expected */
-    RAFT_MSG_TIMEOUT_NOW,    /* leadership transfer: campaign now */
-    RAFT_MSG_READ_INDEX,     /* follower -> leader; context: the follower's request ctx */
+    RAFT_MSG_SNAPSHOT,        /* snapshot meta, snapshot_size, chunk at snapshot_offset */
+    RAFT_MSG_SNAPSHOT_RESP,   /* index: snapshot index; context: next offset expected */
+    RAFT_MSG_TIMEOUT_NOW,     /* leadership transfer: campaign now */
+    RAFT_MSG_READ_INDEX,      /* follower -> leader; context: the follower's request ctx */
     RAFT_MSG_READ_INDEX_RESP, /* index: the read index; context: the request ctx */
     RAFT_MSG_TYPE_END
 };
@@ -141,7 +141,7 @@ typedef struct raft_msg {
     uint64_t context;
     const raft_entry_t *entries; /* APPEND only */
     uint32_t entries_count;
-    uint32_t chunk_len;          /* SNAPSHOT only, from here on */
+    uint32_t chunk_len; /* SNAPSHOT only, from here on */
     uint64_t snapshot_size;
     uint64_t snapshot_offset;
     const char *chunk;
@@ -157,40 +157,40 @@ typedef struct raft_read_state {
 
 typedef struct raft_ready {
     bool hard_state_changed;
-    bool must_sync;       /* entries, snapshot, term or vote changed: fsync before sending */
+    bool must_sync; /* entries, snapshot, term or vote changed: fsync before sending */
     bool soft_state_changed;
     raft_hard_state_t hard_state;
-    uint64_t leader;      /* soft state: current leader (0 unknown) and role */
+    uint64_t leader; /* soft state: current leader (0 unknown) and role */
     int role;
     const raft_snapshot_t *snapshot; /* NULL, or one to persist and install */
     const raft_entry_t *entries;     /* to persist, contiguous indexes */
     size_t entries_count;
-    const raft_msg_t *messages;      /* to send after persisting all of the above */
+    const raft_msg_t *messages; /* to send after persisting all of the above */
     size_t messages_count;
-    const raft_entry_t *committed;   /* to apply, in order */
+    const raft_entry_t *committed; /* to apply, in order */
     size_t committed_count;
     const raft_read_state_t *read_states;
     size_t read_states_count;
 } raft_ready_t;
 
 typedef struct raft_config {
-    uint64_t id;               /* this node, non-zero */
-    const uint64_t *voters;    /* the group's founding configuration (in force at index 0): */
-    size_t voters_count;       /* every founding member gets the same lists; a node joining */
-    const uint64_t *learners;  /* later gets empty ones and learns its group from the leader */
+    uint64_t id;              /* this node, non-zero */
+    const uint64_t *voters;   /* the group's founding configuration (in force at index 0): */
+    size_t voters_count;      /* every founding member gets the same lists; a node joining */
+    const uint64_t *learners; /* later gets empty ones and learns its group from the leader */
     size_t learners_count;
-    uint32_t election_ticks;   /* election timeout, randomized in [e, 2e) */
-    uint32_t heartbeat_ticks;  /* < election_ticks */
-    uint64_t seed;             /* PRNG seed for the randomized timeouts */
-    bool pre_vote;             /* campaign with a pre-vote round first */
-    bool check_quorum;         /* leader steps down without a quorum; followers keep a lease */
-    uint32_t msg_bytes_max;    /* entry bytes per append message (one entry may exceed it) */
-    uint32_t inflight_max;     /* append messages in flight per follower, 1..RAFT_INFLIGHT_MAX */
-    uint32_t snapshot_chunk_bytes; /* InstallSnapshot chunk size, 1..RAFT_SNAPSHOT_CHUNK_MAX */
-    uint64_t snapshot_bytes_max;   /* largest snapshot this node accepts from a leader */
-    uint64_t apply_bytes_max;      /* committed entry bytes per Ready (at least one entry) */
+    uint32_t election_ticks;  /* election timeout, randomized in [e, 2e) */
+    uint32_t heartbeat_ticks; /* < election_ticks */
+    uint64_t seed;            /* PRNG seed for the randomized timeouts */
+    bool pre_vote;            /* campaign with a pre-vote round first */
+    bool check_quorum;        /* leader steps down without a quorum; followers keep a lease */
+    uint32_t msg_bytes_max;   /* entry bytes per append message (one entry may exceed it) */
+    uint32_t inflight_max;    /* append messages in flight per follower, 1..RAFT_INFLIGHT_MAX */
+    uint32_t snapshot_chunk_bytes;  /* InstallSnapshot chunk size, 1..RAFT_SNAPSHOT_CHUNK_MAX */
+    uint64_t snapshot_bytes_max;    /* largest snapshot this node accepts from a leader */
+    uint64_t apply_bytes_max;       /* committed entry bytes per Ready (at least one entry) */
     uint64_t uncommitted_bytes_max; /* proposals are refused (-ENOBUFS) past this */
-    uint64_t log_keep_entries;  /* raft_compact keeps this many entries before the snapshot */
+    uint64_t log_keep_entries;      /* raft_compact keeps this many entries before the snapshot */
 } raft_config_t;
 
 /* Counters, for tests, the simulator's coverage report and INFO. */
@@ -198,20 +198,20 @@ typedef struct raft_stats {
     uint64_t pre_votes_started;
     uint64_t elections_started;
     uint64_t elections_won;
-    uint64_t votes_ignored_in_lease;   /* pre-vote/vote requests ignored: a leader is alive */
+    uint64_t votes_ignored_in_lease; /* pre-vote/vote requests ignored: a leader is alive */
     uint64_t check_quorum_stepdowns;
-    uint64_t appends_rejected;         /* as follower: append refused on log mismatch */
-    uint64_t entries_truncated;        /* as follower: conflicting entries removed */
+    uint64_t appends_rejected;  /* as follower: append refused on log mismatch */
+    uint64_t entries_truncated; /* as follower: conflicting entries removed */
     uint64_t snapshot_chunks_sent;
     uint64_t snapshots_installed;
     uint64_t conf_changes_proposed;
     uint64_t transfers_started;
-    uint64_t transfers_timeout_now;    /* TIMEOUT_NOW sent to the target */
+    uint64_t transfers_timeout_now; /* TIMEOUT_NOW sent to the target */
     uint64_t transfers_aborted;
-    uint64_t reads_served_leader;      /* ReadIndex answered for a local request */
-    uint64_t reads_served_remote;      /* ReadIndex answered for a follower's request */
-    uint64_t messages_invalid;         /* stepped messages refused as malformed */
-    uint64_t retransmits;              /* a follower's pipeline restarted after a stall */
+    uint64_t reads_served_leader; /* ReadIndex answered for a local request */
+    uint64_t reads_served_remote; /* ReadIndex answered for a follower's request */
+    uint64_t messages_invalid;    /* stepped messages refused as malformed */
+    uint64_t retransmits;         /* a follower's pipeline restarted after a stall */
 } raft_stats_t;
 
 typedef struct raft_status {
@@ -227,13 +227,17 @@ typedef struct raft_status {
     uint64_t last_index;
     uint64_t snapshot_index;
     uint64_t snapshot_term;
-    uint64_t conf_index;  /* index of the entry that made the configuration (0: founding) */
+    uint64_t conf_index; /* index of the entry that made the configuration (0: founding) */
     uint64_t transfer_target;
-    raft_conf_t conf;     /* the latest configuration in the log (in force on append) */
+    raft_conf_t conf; /* the latest configuration in the log (in force on append) */
     raft_stats_t stats;
 } raft_status_t;
 
-enum raft_progress_state { RAFT_PROGRESS_PROBE = 0, RAFT_PROGRESS_REPLICATE, RAFT_PROGRESS_SNAPSHOT };
+enum raft_progress_state {
+    RAFT_PROGRESS_PROBE = 0,
+    RAFT_PROGRESS_REPLICATE,
+    RAFT_PROGRESS_SNAPSHOT
+};
 
 /* A leader's view of one member, for status pages (replication lag). */
 typedef struct raft_progress_info {

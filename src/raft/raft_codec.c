@@ -19,8 +19,8 @@ size_t raft_msg_encoded_size(const raft_msg_t *m) {
     }
     if (m->type == RAFT_MSG_SNAPSHOT) {
         const raft_conf_t *c = &m->snapshot.conf;
-        n += SNAPSHOT_FIXED_BYTES + 8 * (size_t)(c->voters_count + c->learners_count) +
-             m->chunk_len;
+        n +=
+            SNAPSHOT_FIXED_BYTES + 8 * (size_t)(c->voters_count + c->learners_count) + m->chunk_len;
     }
     return n;
 }
@@ -58,8 +58,8 @@ int raft_msg_encode(const raft_msg_t *m, buf_t *out) {
     raft_put_u8(out, RAFT_CODEC_VERSION);
     raft_put_u8(out, (uint8_t)m->type);
     raft_put_u16(out, (uint16_t)m->flags);
-    const uint64_t fields[8] = {m->from,   m->to,          m->term,    m->log_term,
-                                m->index,  m->commit,      m->reject_hint, m->context};
+    const uint64_t fields[8] = {m->from,  m->to,     m->term,        m->log_term,
+                                m->index, m->commit, m->reject_hint, m->context};
     for (int i = 0; i < 8; i++) {
         raft_put_u64(out, fields[i]);
     }
@@ -112,8 +112,7 @@ static bool decode_snapshot(raft_reader_t *rd, raft_msg_t *m) {
 static bool decode_entries(raft_reader_t *rd, raft_msg_t *m, uint32_t count) {
     /* Each entry needs at least its header: refuse counts the bytes cannot hold before
      * allocating for them. */
-    if (count > RAFT_MSG_ENTRIES_MAX ||
-        (size_t)(rd->end - rd->p) / ENTRY_HEADER_BYTES < count) {
+    if (count > RAFT_MSG_ENTRIES_MAX || (size_t)(rd->end - rd->p) / ENTRY_HEADER_BYTES < count) {
         return false;
     }
     if (count == 0) {

@@ -128,7 +128,9 @@ int raft_conf_apply_change(const raft_conf_t *from, int type, uint64_t node, raf
     }
 }
 
-size_t raft_conf_quorum(const raft_conf_t *conf) { return conf->voters_count / 2 + 1; }
+size_t raft_conf_quorum(const raft_conf_t *conf) {
+    return conf->voters_count / 2 + 1;
+}
 
 void raft_conf_entry_encode(buf_t *out, int type, uint64_t node, const raft_conf_t *conf,
                             const void *context, size_t context_len) {
@@ -191,7 +193,9 @@ raft_progress_t *raft_peer(raft_t *r, uint64_t id) {
     return NULL;
 }
 
-bool raft_is_voter(const raft_t *r, uint64_t id) { return raft_conf_is_voter(&r->conf, id); }
+bool raft_is_voter(const raft_t *r, uint64_t id) {
+    return raft_conf_is_voter(&r->conf, id);
+}
 
 static void add_peer(raft_t *r, raft_progress_t *peers, size_t *n, uint64_t id, bool learner) {
     raft_progress_t *old = raft_peer(r, id);

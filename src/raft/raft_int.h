@@ -30,8 +30,8 @@ typedef struct raft_log {
     uint64_t offset_term; /* its term, 0 when unknown */
     uint64_t stable;      /* last index the node has persisted */
     uint64_t commit;
-    uint64_t applied;     /* last index the node acknowledged applying */
-    uint64_t applying;    /* last index handed out in the outstanding Ready */
+    uint64_t applied;           /* last index the node acknowledged applying */
+    uint64_t applying;          /* last index handed out in the outstanding Ready */
     uint64_t uncommitted_bytes; /* payload bytes of entries after commit */
 } raft_log_t;
 
@@ -39,18 +39,18 @@ typedef struct raft_progress {
     uint64_t id;
     uint64_t match;
     uint64_t next;
-    uint64_t stall_match;  /* match at the previous heartbeat interval */
-    uint64_t read_acked;   /* highest ReadIndex sequence this member confirmed */
-    uint64_t commit_sent;  /* highest commit index sent to this member */
-    uint64_t snap_index;   /* SNAPSHOT state: the snapshot being sent */
-    uint64_t snap_offset;  /* bytes of it the member has acknowledged */
-    uint8_t state;         /* enum raft_progress_state */
+    uint64_t stall_match; /* match at the previous heartbeat interval */
+    uint64_t read_acked;  /* highest ReadIndex sequence this member confirmed */
+    uint64_t commit_sent; /* highest commit index sent to this member */
+    uint64_t snap_index;  /* SNAPSHOT state: the snapshot being sent */
+    uint64_t snap_offset; /* bytes of it the member has acknowledged */
+    uint8_t state;        /* enum raft_progress_state */
     bool learner;
-    bool probe_sent;       /* PROBE: an append is out, wait for its answer or a heartbeat */
-    bool snap_sent;        /* SNAPSHOT: a chunk is out */
+    bool probe_sent; /* PROBE: an append is out, wait for its answer or a heartbeat */
+    bool snap_sent;  /* SNAPSHOT: a chunk is out */
     bool recent_active;
-    bool stall_armed;      /* REPLICATE: appends were in flight at the previous interval */
-    int8_t vote;           /* campaign tally: -1 none, 0 refused, 1 granted */
+    bool stall_armed; /* REPLICATE: appends were in flight at the previous interval */
+    int8_t vote;      /* campaign tally: -1 none, 0 refused, 1 granted */
     uint32_t inflight_start;
     uint32_t inflight_count;
     uint64_t inflight[RAFT_INFLIGHT_MAX]; /* last index of each append in flight */
@@ -74,9 +74,9 @@ struct raft {
     uint64_t rng;
     raft_log_t log;
 
-    raft_conf_t conf;       /* latest configuration in the log */
-    uint64_t conf_index;    /* the entry that made it, or base_index */
-    raft_conf_t base_conf;  /* configuration at base_index: the snapshot's, or the founding */
+    raft_conf_t conf;      /* latest configuration in the log */
+    uint64_t conf_index;   /* the entry that made it, or base_index */
+    raft_conf_t base_conf; /* configuration at base_index: the snapshot's, or the founding */
     uint64_t base_index;
     raft_progress_t *peers; /* one per member of conf, self included */
     size_t peers_count;
@@ -94,8 +94,8 @@ struct raft {
     uint64_t read_seq;
     bool read_heartbeat; /* a heartbeat round for new reads is due */
 
-    raft_snapshot_t snapshot; /* latest snapshot, data owned */
-    bool snapshot_pending;    /* installed from a leader, not yet handed out */
+    raft_snapshot_t snapshot;       /* latest snapshot, data owned */
+    bool snapshot_pending;          /* installed from a leader, not yet handed out */
     raft_snapshot_meta_t recv_meta; /* snapshot being received in chunks */
     uint64_t recv_size;
     bool recv_active;
@@ -123,7 +123,9 @@ typedef struct raft_reader {
     bool bad;
 } raft_reader_t;
 
-static inline void raft_put_u8(buf_t *b, uint8_t v) { buf_append(b, &v, 1); }
+static inline void raft_put_u8(buf_t *b, uint8_t v) {
+    buf_append(b, &v, 1);
+}
 
 static inline void raft_put_u16(buf_t *b, uint16_t v) {
     uint8_t t[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
@@ -178,13 +180,16 @@ static inline const char *raft_get_bytes(raft_reader_t *rd, size_t n) {
 /* raft_log.c */
 void raft_log_init(raft_log_t *log);
 void raft_log_free(raft_log_t *log);
-static inline uint64_t raft_log_last(const raft_log_t *log) { return log->offset + log->count; }
+static inline uint64_t raft_log_last(const raft_log_t *log) {
+    return log->offset + log->count;
+}
 /* Term at index: offset_term at offset, 0 when not held. */
 uint64_t raft_log_term(const raft_log_t *log, uint64_t index);
 raft_entry_t *raft_log_entry(const raft_log_t *log, uint64_t index);
 uint64_t raft_log_last_term(const raft_log_t *log);
 /* Appends a copy of e (index must be last + 1). */
-void raft_log_append_copy(raft_log_t *log, uint64_t term, uint32_t type, const void *data, size_t len);
+void raft_log_append_copy(raft_log_t *log, uint64_t term, uint32_t type, const void *data,
+                          size_t len);
 /* Drops entries from index on (index > commit). */
 void raft_log_truncate(raft_log_t *log, uint64_t index);
 /* Drops entries up to index (index <= last). */
@@ -198,10 +203,10 @@ uint64_t raft_log_find_conflict_hint(const raft_log_t *log, uint64_t index, uint
 /* raft_conf.c */
 int raft_conf_validate(const raft_conf_t *conf);
 int raft_conf_from_lists(raft_conf_t *conf, const uint64_t *voters, size_t voters_count,
-                    const uint64_t *learners, size_t learners_count);
+                         const uint64_t *learners, size_t learners_count);
 int raft_conf_apply_change(const raft_conf_t *from, int type, uint64_t node, raft_conf_t *to);
 void raft_conf_entry_encode(buf_t *out, int type, uint64_t node, const raft_conf_t *conf,
-                       const void *context, size_t context_len);
+                            const void *context, size_t context_len);
 size_t raft_conf_quorum(const raft_conf_t *conf);
 /* Makes conf the active configuration and rebuilds the progress array to match. */
 void raft_set_conf(raft_t *r, const raft_conf_t *conf, uint64_t index);

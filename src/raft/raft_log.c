@@ -9,7 +9,9 @@
 #include "core/mem.h"
 #include "raft/raft_int.h"
 
-void raft_log_init(raft_log_t *log) { memset(log, 0, sizeof *log); }
+void raft_log_init(raft_log_t *log) {
+    memset(log, 0, sizeof *log);
+}
 
 static void free_range(raft_log_t *log, size_t from, size_t to) {
     for (size_t i = from; i < to; i++) {

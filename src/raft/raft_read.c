@@ -18,8 +18,7 @@
 void raft_read_state_push(raft_t *r, uint64_t ctx, uint64_t index) {
     if (r->read_states_count == r->read_states_cap) {
         r->read_states_cap = r->read_states_cap ? r->read_states_cap * 2 : 16;
-        r->read_states =
-            mem_realloc(r->read_states, r->read_states_cap * sizeof *r->read_states);
+        r->read_states = mem_realloc(r->read_states, r->read_states_cap * sizeof *r->read_states);
     }
     r->read_states[r->read_states_count++] = (raft_read_state_t){ctx, index};
 }

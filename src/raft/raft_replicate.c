@@ -87,7 +87,8 @@ static void send_chunk(raft_t *r, raft_progress_t *pr) {
         pr->snap_offset = 0;
     }
     uint64_t left = snap->len - pr->snap_offset;
-    uint32_t len = left < r->cfg.snapshot_chunk_bytes ? (uint32_t)left : r->cfg.snapshot_chunk_bytes;
+    uint32_t len =
+        left < r->cfg.snapshot_chunk_bytes ? (uint32_t)left : r->cfg.snapshot_chunk_bytes;
     raft_msg_t *m = raft_send(r, RAFT_MSG_SNAPSHOT, pr->id);
     m->snapshot = snap->meta;
     m->snapshot_size = snap->len;
@@ -172,8 +173,7 @@ void raft_repl_flush(raft_t *r) {
             continue;
         }
         /* Each round sends a message or changes state; inflight_max + 2 rounds suffice. */
-        for (uint32_t round = 0; round < r->cfg.inflight_max + 2 && peer_has_work(r, pr);
-             round++) {
+        for (uint32_t round = 0; round < r->cfg.inflight_max + 2 && peer_has_work(r, pr); round++) {
             send_one(r, pr);
         }
     }
@@ -319,8 +319,10 @@ void raft_repl_step_leader(raft_t *r, const raft_msg_t *m) {
     case RAFT_MSG_SNAPSHOT_RESP:
         pr->recent_active = true;
         if (pr->state == RAFT_PROGRESS_SNAPSHOT && m->index == pr->snap_index) {
+            /* Send the next chunk now; after a refusal (the member lost its partial copy, or
+             * the snapshot is beyond its limit) wait for the next heartbeat interval. */
             pr->snap_offset = m->context;
-            pr->snap_sent = false;
+            pr->snap_sent = (m->flags & RAFT_FLAG_REJECT) != 0;
         }
         break;
     case RAFT_MSG_READ_INDEX:

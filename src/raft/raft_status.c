@@ -33,8 +33,8 @@ int raft_get_progress(const raft_t *r, uint64_t id, raft_progress_info_t *info) 
     for (size_t i = 0; i < r->peers_count; i++) {
         const raft_progress_t *pr = &r->peers[i];
         if (pr->id == id) {
-            *info = (raft_progress_info_t){pr->match,         pr->next,          pr->state,
-                                           pr->learner,       pr->recent_active, pr->inflight_count};
+            *info = (raft_progress_info_t){pr->match,   pr->next,          pr->state,
+                                           pr->learner, pr->recent_active, pr->inflight_count};
             return 0;
         }
     }
@@ -50,14 +50,16 @@ int raft_get_entry(const raft_t *r, uint64_t index, raft_entry_t *out) {
     return 0;
 }
 
-uint64_t raft_get_term(const raft_t *r, uint64_t index) { return raft_log_term(&r->log, index); }
+uint64_t raft_get_term(const raft_t *r, uint64_t index) {
+    return raft_log_term(&r->log, index);
+}
 
-#define CHECK(cond, ...)                                                                         \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            snprintf(err, err_size, __VA_ARGS__);                                                \
-            return -EFAULT;                                                                      \
-        }                                                                                        \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            snprintf(err, err_size, __VA_ARGS__);                                                  \
+            return -EFAULT;                                                                        \
+        }                                                                                          \
     } while (0)
 
 static int check_log(const raft_t *r, char *err, size_t err_size) {
@@ -138,9 +140,10 @@ const char *raft_role_name(int role) {
 }
 
 const char *raft_msg_type_name(uint32_t type) {
-    static const char *const names[] = {
-        "?",           "APPEND",        "APPEND_RESP",   "HEARTBEAT", "HEARTBEAT_RESP",
-        "VOTE",        "VOTE_RESP",     "PRE_VOTE",      "PRE_VOTE_RESP", "SNAPSHOT",
-        "SNAPSHOT_RESP", "TIMEOUT_NOW", "READ_INDEX",    "READ_INDEX_RESP"};
+    static const char *const names[] = {"?",          "APPEND",         "APPEND_RESP",
+                                        "HEARTBEAT",  "HEARTBEAT_RESP", "VOTE",
+                                        "VOTE_RESP",  "PRE_VOTE",       "PRE_VOTE_RESP",
+                                        "SNAPSHOT",   "SNAPSHOT_RESP",  "TIMEOUT_NOW",
+                                        "READ_INDEX", "READ_INDEX_RESP"};
     return type < RAFT_MSG_TYPE_END ? names[type] : "?";
 }

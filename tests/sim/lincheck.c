@@ -115,7 +115,9 @@ void lincheck_destroy(lincheck_t *lc) {
     mem_free(lc);
 }
 
-size_t lincheck_count(const lincheck_t *lc) { return lc->count; }
+size_t lincheck_count(const lincheck_t *lc) {
+    return lc->count;
+}
 
 static bool token_ok(const char *s) {
     size_t n = s ? strlen(s) : 0;
@@ -130,10 +132,10 @@ static bool token_ok(const char *s) {
     return true;
 }
 
-#define FAIL_WITH(...)                                                                           \
-    do {                                                                                         \
-        snprintf(err, err_size, __VA_ARGS__);                                                    \
-        return -EINVAL;                                                                          \
+#define FAIL_WITH(...)                                                                             \
+    do {                                                                                           \
+        snprintf(err, err_size, __VA_ARGS__);                                                      \
+        return -EINVAL;                                                                            \
     } while (0)
 
 static int op_check(const lincheck_op_t *in, char *err, size_t err_size) {
@@ -241,8 +243,7 @@ static int parse_fields(const char *f[9], lincheck_op_t *op, char *err, size_t e
     return 0;
 }
 
-int lincheck_parse_line(lincheck_t *lc, const char *line, size_t len, char *err,
-                        size_t err_size) {
+int lincheck_parse_line(lincheck_t *lc, const char *line, size_t len, char *err, size_t err_size) {
     if (len > LINCHECK_LINE_MAX) {
         FAIL_WITH("line longer than %d bytes", LINCHECK_LINE_MAX);
     }
@@ -252,7 +253,8 @@ int lincheck_parse_line(lincheck_t *lc, const char *line, size_t len, char *err,
     const char *f[9];
     int n = 0;
     char *save = NULL;
-    for (char *tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
+    for (char *tok = strtok_r(copy, " \t\r\n", &save); tok;
+         tok = strtok_r(NULL, " \t\r\n", &save)) {
         if (n == 0 && tok[0] == '#') {
             return 0;
         }
@@ -289,7 +291,9 @@ int lincheck_parse(lincheck_t *lc, const char *text, size_t len, char *err, size
     return 0;
 }
 
-static const char *str(const lincheck_t *lc, uint32_t id) { return lc->strings.strings[id]; }
+static const char *str(const lincheck_t *lc, uint32_t id) {
+    return lc->strings.strings[id];
+}
 
 static void write_op(const lincheck_t *lc, const op_t *op, buf_t *out) {
     static const char *const kinds[] = {"read", "write", "cas"};
@@ -321,7 +325,7 @@ void lincheck_write(const lincheck_t *lc, buf_t *out) {
 /* ---- the search, per key ---- */
 
 typedef struct event {
-    uint32_t op;   /* index into the partition's op list */
+    uint32_t op; /* index into the partition's op list */
     bool is_return;
     int64_t time;
     uint32_t prev; /* list links, indexes into events; UINT32_MAX ends */
@@ -569,7 +573,8 @@ static void report_violation(search_t *s, buf_t *out) {
             horizon = s->ops[i]->complete;
         }
     }
-    buf_append_str(out, "  none of these can come next (each contradicts the value or real time):\n");
+    buf_append_str(out,
+                   "  none of these can come next (each contradicts the value or real time):\n");
     uint32_t shown = 0;
     for (uint32_t i = 0; i < s->n && shown < 12; i++) {
         if (!placed[i] && s->ops[i]->invoke <= horizon) {
@@ -640,8 +645,8 @@ int lincheck_run(lincheck_t *lc, buf_t *report) {
         i = j;
     }
     if (verdict == LINCHECK_LINEARIZABLE && report) {
-        buf_printf(report, "linearizable: %zu operations (%zu checked) on %zu keys\n", lc->count,
-                   n, keys);
+        buf_printf(report, "linearizable: %zu operations (%zu checked) on %zu keys\n", lc->count, n,
+                   keys);
     }
     mem_free(ops);
     return verdict;

@@ -27,9 +27,9 @@
 
 #include "core/buf.h"
 
-#define LINCHECK_LINE_MAX 4096           /* bytes of one history line */
-#define LINCHECK_TOKEN_MAX 256           /* bytes of one field */
-#define LINCHECK_OPS_MAX 1000000u        /* operations in one history */
+#define LINCHECK_LINE_MAX 4096                /* bytes of one history line */
+#define LINCHECK_TOKEN_MAX 256                /* bytes of one field */
+#define LINCHECK_OPS_MAX 1000000u             /* operations in one history */
 #define LINCHECK_CACHE_BYTES_MAX (1ull << 30) /* memo table; past it the verdict is undecided */
 
 enum lincheck_kind { LINCHECK_READ = 0, LINCHECK_WRITE, LINCHECK_CAS };
@@ -38,14 +38,14 @@ enum lincheck_verdict { LINCHECK_LINEARIZABLE = 0, LINCHECK_VIOLATION = 1, LINCH
 
 typedef struct lincheck_op {
     const char *process;
-    int kind;            /* enum lincheck_kind */
+    int kind; /* enum lincheck_kind */
     const char *key;
-    const char *arg1;    /* write: the value; cas: the expected value; read: unused */
-    const char *arg2;    /* cas: the new value */
+    const char *arg1; /* write: the value; cas: the expected value; read: unused */
+    const char *arg2; /* cas: the new value */
     int64_t invoke;
-    int64_t complete;    /* ignored when outcome is unknown */
-    int outcome;         /* enum lincheck_outcome */
-    const char *result;  /* read: the value read or "nil"; cas: "true" or "false" */
+    int64_t complete;   /* ignored when outcome is unknown */
+    int outcome;        /* enum lincheck_outcome */
+    const char *result; /* read: the value read or "nil"; cas: "true" or "false" */
 } lincheck_op_t;
 
 typedef struct lincheck lincheck_t;
@@ -57,8 +57,7 @@ void lincheck_destroy(lincheck_t *lc);
 int lincheck_add(lincheck_t *lc, const lincheck_op_t *op, char *err, size_t err_size);
 /* Parses one line of the file format (blank lines and # comments are accepted and ignored).
  * 0, or -EINVAL with a reason in err. */
-int lincheck_parse_line(lincheck_t *lc, const char *line, size_t len, char *err,
-                        size_t err_size);
+int lincheck_parse_line(lincheck_t *lc, const char *line, size_t len, char *err, size_t err_size);
 /* Parses a whole history text; on error err names the line. 0 or -EINVAL. */
 int lincheck_parse(lincheck_t *lc, const char *text, size_t len, char *err, size_t err_size);
 

@@ -22,11 +22,11 @@
 #define SIM_NODES_MAX 6
 #define SIM_CLIENTS_MAX 5
 #define SIM_KEYS 3
-#define SIM_TICK_US 10000          /* one Raft tick: 10 ms of simulated time */
-#define SIM_INBOX_MAX 4096         /* messages queued at a node while its disk is busy */
-#define SIM_OP_TIMEOUT_US 1500000  /* a client gives up on an operation after 1.5 s */
-#define SIM_LIVENESS_US 10000000   /* after healing, the cluster must converge within 10 s */
-#define SIM_TRACE_TAIL 80          /* trace lines printed on a failure */
+#define SIM_TICK_US 10000         /* one Raft tick: 10 ms of simulated time */
+#define SIM_INBOX_MAX 4096        /* messages queued at a node while its disk is busy */
+#define SIM_OP_TIMEOUT_US 1500000 /* a client gives up on an operation after 1.5 s */
+#define SIM_LIVENESS_US 10000000  /* after healing, the cluster must converge within 10 s */
+#define SIM_TRACE_TAIL 80         /* trace lines printed on a failure */
 
 typedef struct sim_rng {
     uint64_t state;
@@ -120,7 +120,7 @@ typedef struct sim_client {
     int64_t arg2;
     int64_t invoke;
     uint64_t seq;
-    uint64_t index;     /* proposal index, or read index */
+    uint64_t index; /* proposal index, or read index */
     uint64_t term;
     uint64_t ctx;
     int64_t last_seen[SIM_KEYS];
@@ -139,16 +139,16 @@ typedef struct sim_params {
     uint32_t apply_bytes_max;
     uint32_t uncommitted_bytes_max;
     uint32_t log_keep;
-    uint32_t snapshot_every;  /* entries applied between local snapshots */
-    uint32_t snapshot_pad;    /* filler bytes in a snapshot, so it takes several chunks */
+    uint32_t snapshot_every; /* entries applied between local snapshots */
+    uint32_t snapshot_pad;   /* filler bytes in a snapshot, so it takes several chunks */
     int64_t delay_min_us;
     int64_t delay_max_us;
     uint32_t long_delay_permille;
     uint32_t drop_permille;
     uint32_t dup_permille;
     int64_t disk_max_us;
-    int64_t chaos_us;        /* length of the fault phase */
-    int64_t fault_every_us;  /* mean gap between fault events */
+    int64_t chaos_us;       /* length of the fault phase */
+    int64_t fault_every_us; /* mean gap between fault events */
     uint32_t weight_partition;
     uint32_t weight_crash;
     uint32_t weight_membership;
@@ -201,12 +201,12 @@ typedef struct sim_world {
     uint32_t long_delay_permille;
     bool healed;
     int64_t heal_time;
-    uint64_t barrier_index;   /* where the newest barrier was proposed */
+    uint64_t barrier_index; /* where the newest barrier was proposed */
     uint64_t barrier_term;
     uint64_t barrier_seq;
     int64_t barrier_time;
     uint64_t barrier_applied; /* index at which the newest barrier was applied (committed) */
-    bool stop_clients; /* the barrier is applied everywhere: no new operations */
+    bool stop_clients;        /* the barrier is applied everywhere: no new operations */
     bool done;
     sim_client_t clients[SIM_CLIENTS_MAX];
     uint64_t next_ctx;

@@ -92,7 +92,8 @@ static void check_entry(sim_world_t *w, int n, const raft_entry_t *e, uint64_t p
         sim_failf(w, "log matching: n%d holds a different entry at (%llu, term %llu)", n + 1,
                   (unsigned long long)e->index, (unsigned long long)e->term);
     } else if (prev_term && rec->prev_term && prev_term != rec->prev_term) {
-        sim_failf(w, "log matching: n%d's entry (%llu, term %llu) follows term %llu, elsewhere %llu",
+        sim_failf(w,
+                  "log matching: n%d's entry (%llu, term %llu) follows term %llu, elsewhere %llu",
                   n + 1, (unsigned long long)e->index, (unsigned long long)e->term,
                   (unsigned long long)prev_term, (unsigned long long)rec->prev_term);
     } else if (!rec->prev_term) {
@@ -146,8 +147,9 @@ static void check_durable(sim_world_t *w, int n, const raft_status_t *st, uint64
         holders += id >= 1 && id <= w->p.nodes && durable_holds(&w->nodes[id - 1], index, term);
     }
     if (holders < st->conf.voters_count / 2 + 1) {
-        sim_failf(w, "durability: leader n%d committed %llu (term %llu) held on disk by %u of %u "
-                     "voters",
+        sim_failf(w,
+                  "durability: leader n%d committed %llu (term %llu) held on disk by %u of %u "
+                  "voters",
                   n + 1, (unsigned long long)index, (unsigned long long)term, holders,
                   st->conf.voters_count);
     }
@@ -215,8 +217,9 @@ static void check_new_leader(sim_world_t *w, int n, const raft_status_t *st) {
     for (uint64_t i = st->first_index; i <= w->max_committed && i < w->committed_cap; i++) {
         uint64_t want = w->committed_term[i];
         if (want && raft_get_term(nd->raft, i) != want) {
-            sim_failf(w, "leader completeness: n%d leads term %llu without committed entry %llu "
-                         "(term %llu)",
+            sim_failf(w,
+                      "leader completeness: n%d leads term %llu without committed entry %llu "
+                      "(term %llu)",
                       n + 1, (unsigned long long)st->term, (unsigned long long)i,
                       (unsigned long long)want);
             return;
@@ -258,8 +261,9 @@ void sim_check_apply(sim_world_t *w, int n, uint64_t index) {
     if (w->applied_digest[index] == 0) {
         w->applied_digest[index] = digest;
     } else if (w->applied_digest[index] != digest) {
-        sim_failf(w, "state machine safety: n%d's state after applying %llu differs from another "
-                     "node's",
+        sim_failf(w,
+                  "state machine safety: n%d's state after applying %llu differs from another "
+                  "node's",
                   n + 1, (unsigned long long)index);
     }
 }

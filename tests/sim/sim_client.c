@@ -55,8 +55,8 @@ static void count_conf(sim_world_t *w, const raft_entry_t *e) {
     w->totals.conf_add_voter += change.type == RAFT_CONF_ADD_VOTER;
     w->totals.conf_add_learner += change.type == RAFT_CONF_ADD_LEARNER;
     w->totals.conf_remove += change.type == RAFT_CONF_REMOVE;
-    sim_tracef(w, "conf change %u node %llu committed at %llu: %u voters, %u learners",
-               change.type, (unsigned long long)change.node, (unsigned long long)e->index,
+    sim_tracef(w, "conf change %u node %llu committed at %llu: %u voters, %u learners", change.type,
+               (unsigned long long)change.node, (unsigned long long)e->index,
                change.conf.voters_count, change.conf.learners_count);
 }
 
@@ -169,8 +169,13 @@ static void finish(sim_world_t *w, int c, int outcome, int64_t result) {
         cl->last_seen[cl->key] = cl->arg2;
     }
     sim_tracef(w, "c%u %s k%d -> %s %lld", cl->id,
-               cl->kind == LINCHECK_READ ? "read" : cl->kind == LINCHECK_WRITE ? "write" : "cas",
-               cl->key, outcome == LINCHECK_OK ? "ok" : outcome == LINCHECK_FAIL ? "fail" : "unknown",
+               cl->kind == LINCHECK_READ    ? "read"
+               : cl->kind == LINCHECK_WRITE ? "write"
+                                            : "cas",
+               cl->key,
+               outcome == LINCHECK_OK     ? "ok"
+               : outcome == LINCHECK_FAIL ? "fail"
+                                          : "unknown",
                (long long)result);
     cl->state = CL_IDLE;
     cl->op_number++;

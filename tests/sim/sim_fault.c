@@ -144,8 +144,8 @@ static void membership(sim_world_t *w) {
         return;
     }
     int rc = raft_propose_conf_change(w->nodes[l].raft, type, id, "sim", 3, NULL);
-    sim_tracef(w, "n%d proposes conf change %d for n%llu: %s", l + 1, type,
-               (unsigned long long)id, raft_strerror(rc));
+    sim_tracef(w, "n%d proposes conf change %d for n%llu: %s", l + 1, type, (unsigned long long)id,
+               raft_strerror(rc));
     if (rc == 0 && sim_chance(&w->rng, 300)) {
         /* Leave the change on a minority: the next leader must cope with it. */
         sim_schedule(w, w->now + (int64_t)sim_range(&w->rng, 100, 20000), EV_CRASH, (uint8_t)l,
@@ -232,7 +232,8 @@ void sim_heal(sim_world_t *w) {
 static bool barrier_applied(const sim_world_t *w, const raft_status_t *st) {
     for (int i = 0; i < (int)w->p.nodes; i++) {
         const sim_node_t *nd = &w->nodes[i];
-        bool member = raft_conf_is_voter(&st->conf, nd->id) || raft_conf_is_learner(&st->conf, nd->id);
+        bool member =
+            raft_conf_is_voter(&st->conf, nd->id) || raft_conf_is_learner(&st->conf, nd->id);
         if (member && (!nd->up || nd->kv.applied < w->barrier_applied)) {
             return false;
         }

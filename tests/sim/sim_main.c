@@ -113,7 +113,8 @@ static void report_failure(uint64_t seed, const char *why) {
         lines += w.trace_buf.data[--start] == '\n';
     }
     printf("last trace lines:\n%.*s", (int)(w.trace_buf.len - start), w.trace_buf.data + start);
-    printf("full trace: %s  client history: %s (check it with build/polis-lincheck)\n", path, hpath);
+    printf("full trace: %s  client history: %s (check it with build/polis-lincheck)\n", path,
+           hpath);
     printf("replay: build/polis-sim --seed %" PRIu64 " --trace\n", seed);
     sim_world_free(&w);
 }
@@ -171,8 +172,8 @@ static int print_coverage(const sim_totals_t *t, bool enforce) {
     }
     printf("  %-38s %12" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " unknown\n",
            "client operations", t->ops_ok, t->ops_fail, t->ops_unknown);
-    printf("  %-38s %12" PRIu64 " (%" PRIu64 " dropped, %" PRIu64 " duplicated)\n",
-           "messages", t->messages, t->dropped, t->duplicated);
+    printf("  %-38s %12" PRIu64 " (%" PRIu64 " dropped, %" PRIu64 " duplicated)\n", "messages",
+           t->messages, t->dropped, t->duplicated);
     return enforce ? missing : 0;
 }
 

@@ -114,15 +114,18 @@ static void net_send(sim_world_t *w, int from, const raft_msg_t *m) {
             sim_tracef(w, "n%d -> n%d %s dropped", from + 1, to + 1, raft_msg_type_name(m->type));
             continue;
         }
-        int64_t delay = (int64_t)sim_range(&w->rng, (uint64_t)w->p.delay_min_us,
-                                           (uint64_t)w->p.delay_max_us);
+        int64_t delay =
+            (int64_t)sim_range(&w->rng, (uint64_t)w->p.delay_min_us, (uint64_t)w->p.delay_max_us);
         if (sim_chance(&w->rng, w->long_delay_permille)) {
             delay += (int64_t)sim_range(&w->rng, 20000, 300000);
         }
         char *bytes = mem_alloc(enc.len);
         memcpy(bytes, enc.data, enc.len);
-        heap_push(w, (sim_event_t){.time = w->now + delay, .kind = EV_DELIVER, .node = (uint8_t)to,
-                                   .epoch = (uint32_t)from, .bytes = bytes,
+        heap_push(w, (sim_event_t){.time = w->now + delay,
+                                   .kind = EV_DELIVER,
+                                   .node = (uint8_t)to,
+                                   .epoch = (uint32_t)from,
+                                   .bytes = bytes,
                                    .len = (uint32_t)enc.len});
     }
     buf_free(&enc);
@@ -133,11 +136,10 @@ static void trace_msg(sim_world_t *w, const raft_msg_t *m) {
         return;
     }
     sim_tracef(w, "n%llu -> n%llu %s term=%llu idx=%llu/%llu commit=%llu n=%u ctx=%llu%s%s",
-               (unsigned long long)m->from, (unsigned long long)m->to,
-               raft_msg_type_name(m->type), (unsigned long long)m->term,
-               (unsigned long long)m->index, (unsigned long long)m->log_term,
-               (unsigned long long)m->commit, m->entries_count, (unsigned long long)m->context,
-               (m->flags & RAFT_FLAG_REJECT) ? " REJECT" : "",
+               (unsigned long long)m->from, (unsigned long long)m->to, raft_msg_type_name(m->type),
+               (unsigned long long)m->term, (unsigned long long)m->index,
+               (unsigned long long)m->log_term, (unsigned long long)m->commit, m->entries_count,
+               (unsigned long long)m->context, (m->flags & RAFT_FLAG_REJECT) ? " REJECT" : "",
                (m->flags & RAFT_FLAG_TRANSFER) ? " TRANSFER" : "");
 }
 
@@ -291,8 +293,7 @@ void sim_node_restart(sim_world_t *w, int n) {
         return;
     }
     raft_snapshot_t snap = {nd->snap_meta, nd->snap_data.data, nd->snap_data.len};
-    rc = raft_restore(nd->raft, &nd->hs, nd->has_snapshot ? &snap : NULL, nd->dlog,
-                      nd->dlog_count);
+    rc = raft_restore(nd->raft, &nd->hs, nd->has_snapshot ? &snap : NULL, nd->dlog, nd->dlog_count);
     if (rc != 0) {
         sim_failf(w, "n%d: raft_restore refused the durable state: %s", n + 1, raft_strerror(rc));
         return;
@@ -580,15 +581,16 @@ static void check_history(sim_world_t *w) {
     int verdict = lincheck_run(w->history, &report);
     if (verdict != LINCHECK_LINEARIZABLE) {
         sim_failf(w, "client history is %s:\n%.*s",
-                  verdict == LINCHECK_VIOLATION ? "not linearizable" : "undecided",
-                  (int)report.len, report.data);
+                  verdict == LINCHECK_VIOLATION ? "not linearizable" : "undecided", (int)report.len,
+                  report.data);
     }
     buf_free(&report);
 }
 
 int sim_world_run(sim_world_t *w) {
-    sim_tracef(w, "seed %llu: %u voters + %u spare, %u clients, chaos %.2fs", (unsigned long long)w->seed,
-               w->p.voters, w->p.nodes - w->p.voters, w->p.clients, (double)w->p.chaos_us / 1e6);
+    sim_tracef(w, "seed %llu: %u voters + %u spare, %u clients, chaos %.2fs",
+               (unsigned long long)w->seed, w->p.voters, w->p.nodes - w->p.voters, w->p.clients,
+               (double)w->p.chaos_us / 1e6);
     for (uint32_t i = 0; i < w->p.nodes; i++) {
         sim_node_restart(w, (int)i);
     }
@@ -601,9 +603,10 @@ int sim_world_run(sim_world_t *w) {
         w->totals.events++;
         if (w->healed && w->now > w->heal_time + SIM_LIVENESS_US) {
             mem_free(ev.bytes);
-            sim_failf(w, "liveness: no convergence %.1fs after the faults stopped "
-                         "(barrier %llu)", SIM_LIVENESS_US / 1e6,
-                      (unsigned long long)w->barrier_index);
+            sim_failf(w,
+                      "liveness: no convergence %.1fs after the faults stopped "
+                      "(barrier %llu)",
+                      SIM_LIVENESS_US / 1e6, (unsigned long long)w->barrier_index);
             break;
         }
         dispatch(w, &ev);
