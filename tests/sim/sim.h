@@ -58,7 +58,8 @@ enum sim_event_kind {
     EV_FAULT,
     EV_HEAL,
     EV_CHECK_DONE,
-    EV_CRASH, /* crash node, if still in the same life (epoch) */
+    EV_CRASH,      /* crash node, if still in the same life (epoch) */
+    EV_MEMBERSHIP, /* a membership change through the current leader */
 };
 
 typedef struct sim_event {
@@ -83,6 +84,8 @@ typedef struct sim_node {
     bool up;
     uint32_t epoch; /* bumped by each crash: events of an older life are dropped */
     uint32_t lives;
+    int64_t paused_until; /* a paused process (SIGSTOP) handles nothing before this time */
+    int64_t tick_us;      /* this life's tick period: clocks run at slightly different rates */
     raft_t *raft;
     /* durable state */
     raft_hard_state_t hs;
@@ -154,6 +157,7 @@ typedef struct sim_params {
     uint32_t weight_membership;
     uint32_t weight_transfer;
     uint32_t crash_leader_permille;
+    uint32_t weight_pause;
 } sim_params_t;
 
 /* What a campaign adds up across seeds (the features the runs exercised). */
@@ -167,6 +171,7 @@ typedef struct sim_totals {
     uint64_t dropped;
     uint64_t duplicated;
     uint64_t crashes;
+    uint64_t pauses;
     uint64_t torn_writes;
     uint64_t restarts;
     uint64_t partitions;
@@ -215,6 +220,7 @@ typedef struct sim_world {
     uint64_t *leader_of_term;
     size_t leader_of_term_cap;
     uint64_t *committed_term; /* by index, 0 unknown */
+    uint64_t *committed_in;   /* by index: the term in which its commit was first seen */
     uint64_t *applied_digest; /* by index: digest after applying it */
     size_t committed_cap;
     uint64_t max_committed;
@@ -264,6 +270,7 @@ void sim_propose_barrier(sim_world_t *w, int n);
 /* sim_fault.c */
 void sim_params_choose(sim_world_t *w);
 void sim_fault_event(sim_world_t *w);
+void sim_membership_event(sim_world_t *w);
 void sim_heal(sim_world_t *w);
 void sim_liveness_check(sim_world_t *w);
 

@@ -3,7 +3,9 @@
  *   election safety      at most one leader per term (every node's role, after every event);
  *   log matching         an (index, term) pair names one entry content and one previous term,
  *                        everywhere and forever (every entry a Ready hands out to persist);
- *   leader completeness  a new leader holds every entry known committed (at election);
+ *   leader completeness  a leader of term T holds every entry known committed in a term <= T
+ *                        (checked when it wins; the commit's term is the term in which it was
+ *                        first observed, never less than the term of the leader that made it);
  *   state machine safety every node applies the same entry at each index: the digest of the
  *                        applied history after index i is the same on every node (every apply
  *                        and every snapshot install);
@@ -48,6 +50,9 @@ static void grow_by_index(sim_world_t *w, uint64_t index) {
     }
     w->committed_term = mem_realloc(w->committed_term, cap * sizeof *w->committed_term);
     w->applied_digest = mem_realloc(w->applied_digest, cap * sizeof *w->applied_digest);
+    w->committed_in = mem_realloc(w->committed_in, cap * sizeof *w->committed_in);
+    memset(w->committed_in + w->committed_cap, 0,
+           (cap - w->committed_cap) * sizeof *w->committed_in);
     memset(w->committed_term + w->committed_cap, 0,
            (cap - w->committed_cap) * sizeof *w->committed_term);
     memset(w->applied_digest + w->committed_cap, 0,
@@ -172,7 +177,10 @@ static void check_commit(sim_world_t *w, int n, const raft_status_t *st) {
                       n + 1, (unsigned long long)i, (unsigned long long)term,
                       (unsigned long long)w->committed_term[i]);
         }
-        w->committed_term[i] = term;
+        if (!w->committed_term[i]) {
+            w->committed_term[i] = term;
+            w->committed_in[i] = st->term;
+        }
         if (st->role == RAFT_LEADER) {
             check_durable(w, n, st, i, term);
         }
@@ -210,13 +218,18 @@ static void check_new_leader(sim_world_t *w, int n, const raft_status_t *st) {
     sim_tracef(w, "n%d becomes leader of term %llu (log %llu..%llu, commit %llu)", n + 1,
                (unsigned long long)st->term, (unsigned long long)st->first_index,
                (unsigned long long)st->last_index, (unsigned long long)st->commit);
+    if (!w->healed && sim_chance(&w->rng, w->p.weight_membership * 30)) {
+        /* Try a change before the new leader has committed anything of its term: the core
+         * must refuse it (the single-server change pitfall). */
+        sim_schedule(w, w->now + (int64_t)sim_range(&w->rng, 0, 3000), EV_MEMBERSHIP, 0, 0);
+    }
     if (w->transfer_target == nd->id && st->term > w->transfer_term) {
         w->totals.transfers_completed++;
         w->transfer_target = 0;
     }
     for (uint64_t i = st->first_index; i <= w->max_committed && i < w->committed_cap; i++) {
         uint64_t want = w->committed_term[i];
-        if (want && raft_get_term(nd->raft, i) != want) {
+        if (want && w->committed_in[i] <= st->term && raft_get_term(nd->raft, i) != want) {
             sim_failf(w,
                       "leader completeness: n%d leads term %llu without committed entry %llu "
                       "(term %llu)",
@@ -271,6 +284,7 @@ void sim_check_apply(sim_world_t *w, int n, uint64_t index) {
 void sim_check_free(sim_world_t *w) {
     mem_free(w->leader_of_term);
     mem_free(w->committed_term);
+    mem_free(w->committed_in);
     mem_free(w->applied_digest);
     mem_free(w->entries);
 }

@@ -40,6 +40,7 @@ void sim_params_choose(sim_world_t *w) {
     p->weight_membership = (uint32_t)sim_range(g, 0, 15);
     p->weight_transfer = (uint32_t)sim_range(g, 0, 10);
     p->crash_leader_permille = (uint32_t)sim_range(g, 200, 900);
+    p->weight_pause = (uint32_t)sim_range(g, 0, 10);
     w->drop_permille = p->drop_permille;
     w->dup_permille = p->dup_permille;
     w->long_delay_permille = p->long_delay_permille;
@@ -116,6 +117,22 @@ static void crash(sim_world_t *w) {
     }
 }
 
+/* Freezes a process (as SIGSTOP would) with all its state; it wakes up believing what it
+ * believed, possibly that it still leads. */
+static void pause_node(sim_world_t *w) {
+    int x = sim_chance(&w->rng, 500) ? sim_find_leader(w) : -1;
+    if (x < 0) {
+        x = random_node(w, true);
+    }
+    if (x < 0) {
+        return;
+    }
+    int64_t length = (int64_t)sim_range(&w->rng, 20000, 1500000);
+    w->nodes[x].paused_until = w->now + length;
+    w->totals.pauses++;
+    sim_tracef(w, "n%d paused for %.3fs", x + 1, (double)length / 1e6);
+}
+
 static void restart(sim_world_t *w) {
     int x = random_node(w, false);
     if (x >= 0) {
@@ -125,7 +142,7 @@ static void restart(sim_world_t *w) {
 
 /* One membership change through the leader: bring a non-member in as a learner (or straight as
  * a voter), promote a learner, or demote or remove a voter (possibly the leader itself). */
-static void membership(sim_world_t *w) {
+void sim_membership_event(sim_world_t *w) {
     int l = sim_find_leader(w);
     if (!sim_node_ready_for_calls(w, l)) {
         return;
@@ -186,7 +203,7 @@ void sim_fault_event(sim_world_t *w) {
     }
     const sim_params_t *p = &w->p;
     uint64_t total = 3ull * p->weight_partition + 2ull * p->weight_crash + p->weight_membership +
-                     p->weight_transfer + 12;
+                     p->weight_transfer + p->weight_pause + 12;
     uint64_t roll = sim_range(&w->rng, 0, total - 1);
     if (roll < p->weight_partition) {
         partition(w);
@@ -199,10 +216,12 @@ void sim_fault_event(sim_world_t *w) {
     } else if ((roll -= p->weight_crash) < p->weight_crash) {
         restart(w);
     } else if ((roll -= p->weight_crash) < p->weight_membership) {
-        membership(w);
+        sim_membership_event(w);
     } else if ((roll -= p->weight_membership) < p->weight_transfer) {
         transfer(w);
-    } else if ((roll -= p->weight_transfer) < 8) {
+    } else if ((roll -= p->weight_transfer) < p->weight_pause) {
+        pause_node(w);
+    } else if ((roll -= p->weight_pause) < 8) {
         heal_links(w);
     } else {
         weather(w);
@@ -223,6 +242,7 @@ void sim_heal(sim_world_t *w) {
         if (!w->nodes[i].up) {
             sim_node_restart(w, i);
         }
+        w->nodes[i].paused_until = 0;
     }
     sim_tracef(w, "faults stop: all links healed, all nodes up");
     sim_schedule(w, w->now + 50000, EV_CHECK_DONE, 0, 0);

@@ -156,6 +156,7 @@ static int print_coverage(const sim_totals_t *t, bool enforce) {
         {"linearizable reads (on followers)", t->follower_reads_ok},
         {"successful CAS", t->cas_ok},
         {"crashes", t->crashes},
+        {"process pauses", t->pauses},
         {"crashes tearing a write", t->torn_writes},
         {"restarts", t->restarts},
         {"partitions (symmetric)", t->partitions},

@@ -236,7 +236,20 @@ static void persist(sim_world_t *w, sim_node_t *nd, const raft_ready_t *rd, size
 /* ---- nodes ---- */
 
 bool sim_node_ready_for_calls(const sim_world_t *w, int n) {
-    return n >= 0 && w->nodes[n].up && !w->nodes[n].persisting;
+    return n >= 0 && w->nodes[n].up && !w->nodes[n].persisting &&
+           w->nodes[n].paused_until <= w->now;
+}
+
+/* A paused node handles nothing: its events wait until it resumes. */
+static bool defer_if_paused(sim_world_t *w, sim_event_t *ev) {
+    const sim_node_t *nd = &w->nodes[ev->node];
+    if (nd->paused_until <= w->now) {
+        return false;
+    }
+    sim_event_t later = *ev;
+    later.time = nd->paused_until + (int64_t)sim_range(&w->rng, 0, 100);
+    heap_push(w, later);
+    return true;
 }
 
 int sim_find_leader(const sim_world_t *w) {
@@ -305,6 +318,8 @@ void sim_node_restart(sim_world_t *w, int n) {
     }
     nd->up = true;
     nd->lives++;
+    nd->paused_until = 0;
+    nd->tick_us = SIM_TICK_US + (int64_t)sim_range(&w->rng, 0, SIM_TICK_US / 5) - SIM_TICK_US / 10;
     raft_status_t st;
     raft_get_status(nd->raft, &st);
     nd->last_commit = st.commit;
@@ -467,6 +482,9 @@ static void on_deliver(sim_world_t *w, sim_event_t *ev) {
         mem_free(ev->bytes);
         return;
     }
+    if (defer_if_paused(w, ev)) {
+        return;
+    }
     if (nd->persisting) {
         if (nd->inbox_count == SIM_INBOX_MAX) {
             mem_free(ev->bytes);
@@ -483,12 +501,12 @@ static void on_deliver(sim_world_t *w, sim_event_t *ev) {
     sim_node_drive(w, n);
 }
 
-static void on_tick(sim_world_t *w, const sim_event_t *ev) {
+static void on_tick(sim_world_t *w, sim_event_t *ev) {
     sim_node_t *nd = &w->nodes[ev->node];
-    if (!nd->up || ev->epoch != nd->epoch) {
+    if (!nd->up || ev->epoch != nd->epoch || defer_if_paused(w, ev)) {
         return;
     }
-    sim_schedule(w, w->now + SIM_TICK_US, EV_TICK, ev->node, nd->epoch);
+    sim_schedule(w, w->now + nd->tick_us, EV_TICK, ev->node, nd->epoch);
     if (nd->persisting) {
         nd->pending_ticks++;
         return;
@@ -506,7 +524,8 @@ static void dispatch(sim_world_t *w, sim_event_t *ev) {
         on_deliver(w, ev);
         break;
     case EV_DISK_DONE:
-        if (w->nodes[ev->node].up && ev->epoch == w->nodes[ev->node].epoch) {
+        if (w->nodes[ev->node].up && ev->epoch == w->nodes[ev->node].epoch &&
+            !defer_if_paused(w, ev)) {
             complete_ready(w, ev->node);
             sim_node_drive(w, ev->node);
         }
@@ -525,6 +544,11 @@ static void dispatch(sim_world_t *w, sim_event_t *ev) {
         break;
     case EV_CHECK_DONE:
         sim_liveness_check(w);
+        break;
+    case EV_MEMBERSHIP:
+        if (!w->healed) {
+            sim_membership_event(w);
+        }
         break;
     case EV_CRASH:
         if (!w->healed && w->nodes[ev->node].up && ev->epoch == w->nodes[ev->node].epoch) {
