@@ -467,16 +467,21 @@ static void step_follower(raft_t *r, const raft_msg_t *m) {
     }
 }
 
-/* A message from an older term: ignored, except that a stale leader or pre-candidate is told
- * the current term, so that with check-quorum and pre-vote a node holding a higher term is not
- * left unable to rejoin. */
+/* A message from an older term: ignored, except that a stale leader or candidate is told the
+ * current term. A stale leader must learn it so that, with check-quorum and pre-vote, a node
+ * holding a higher term is not left unable to rejoin. A stale candidate must learn it too: while
+ * uncommitted membership changes leave nodes with different configurations, a candidate may
+ * reach only nodes that never write to it, and without this answer it could stay a term behind
+ * forever while its log is the one that should win (Raft paper, figure 2: the reply carries
+ * the current term). */
 static void step_lower_term(raft_t *r, const raft_msg_t *m) {
     if ((r->cfg.check_quorum || r->cfg.pre_vote) &&
         (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_HEARTBEAT ||
          m->type == RAFT_MSG_SNAPSHOT)) {
         raft_send(r, RAFT_MSG_APPEND_RESP, m->from);
-    } else if (m->type == RAFT_MSG_PRE_VOTE) {
-        raft_msg_t *resp = raft_send(r, RAFT_MSG_PRE_VOTE_RESP, m->from);
+    } else if (m->type == RAFT_MSG_PRE_VOTE || m->type == RAFT_MSG_VOTE) {
+        uint32_t type = m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PRE_VOTE_RESP;
+        raft_msg_t *resp = raft_send(r, type, m->from);
         resp->flags = RAFT_FLAG_REJECT;
     }
 }

@@ -136,6 +136,31 @@ static void test_vote_refused_to_candidate_with_older_log(void **state) {
     raft_destroy(r);
 }
 
+static void test_candidate_behind_in_term_learns_the_term_from_the_refusal(void **state) {
+    (void)state;
+    raft_config_t cfg;
+    raft_config_default(&cfg, 2);
+    uint64_t voters[] = {1, 2, 3};
+    cfg.voters = voters;
+    cfg.voters_count = 3;
+    cfg.pre_vote = false;
+    raft_t *r;
+    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_hard_state_t hs = {.term = 9};
+    assert_int_equal(raft_restore(r, &hs, NULL, NULL, 0), 0);
+    raft_msg_t v = {.type = RAFT_MSG_VOTE, .from = 3, .to = 2, .term = 4, .index = 50,
+                    .log_term = 4};
+    assert_int_equal(raft_step(r, &v), 0);
+    raft_ready_t rd;
+    raft_ready(r, &rd);
+    assert_int_equal(rd.messages_count, 1);
+    assert_int_equal(rd.messages[0].type, RAFT_MSG_VOTE_RESP);
+    assert_true(rd.messages[0].flags & RAFT_FLAG_REJECT);
+    assert_int_equal(rd.messages[0].term, 9);
+    raft_advance(r, &rd);
+    raft_destroy(r);
+}
+
 static void test_restarted_node_keeps_its_vote(void **state) {
     (void)state;
     th_cluster_t c;
@@ -344,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_vote_grant_shares_a_ready_with_the_vote_to_persist),
         cmocka_unit_test(test_one_vote_per_term),
         cmocka_unit_test(test_vote_refused_to_candidate_with_older_log),
+        cmocka_unit_test(test_candidate_behind_in_term_learns_the_term_from_the_refusal),
         cmocka_unit_test(test_restarted_node_keeps_its_vote),
         cmocka_unit_test(test_partitioned_node_without_pre_vote_inflates_its_term),
         cmocka_unit_test(test_pre_vote_keeps_a_partitioned_node_from_disrupting_the_leader),
