@@ -32,7 +32,7 @@ void sim_params_choose(sim_world_t *w) {
     p->drop_permille = (uint32_t)(sim_chance(g, 300) ? 0 : sim_range(g, 1, 100));
     p->dup_permille = (uint32_t)(sim_chance(g, 500) ? 0 : sim_range(g, 1, 50));
     p->disk_max_us = (int64_t)(sim_chance(g, 150) ? 0 : sim_range(g, 50, 8000));
-    p->chaos_us = (int64_t)sim_range(g, 2000000, 8000000);
+    p->chaos_us = (int64_t)sim_range(g, 2000000, 20000000);
     p->fault_every_us = (int64_t)sim_range(g, 15000, 200000);
     /* How this seed hurts the cluster: each weight is the share of fault events of one kind. */
     p->weight_partition = (uint32_t)sim_range(g, 0, 20);
