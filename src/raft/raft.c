@@ -109,7 +109,11 @@ static int restore_check(const raft_t *r, const raft_hard_state_t *hs, const raf
     }
     uint64_t base = snap ? snap->meta.index : 0;
     uint64_t prev_term = snap ? snap->meta.term : 0;
+    if (hs->term > RAFT_TERM_MAX || hs->commit > RAFT_INDEX_MAX) {
+        return -EINVAL;
+    }
     if (snap && (snap->meta.index == 0 || snap->meta.term == 0 ||
+                 snap->meta.index > RAFT_INDEX_MAX || snap->meta.term > RAFT_TERM_MAX ||
                  raft_conf_validate(&snap->meta.conf) != 0 || (snap->len && !snap->data))) {
         return -EINVAL;
     }
@@ -120,8 +124,8 @@ static int restore_check(const raft_t *r, const raft_hard_state_t *hs, const raf
             continue;
         }
         if ((expect == 0 && e->index != base + 1) || (expect && e->index != expect) ||
-            e->term < prev_term || e->type > RAFT_ENTRY_CONF || e->len > RAFT_ENTRY_BYTES_MAX ||
-            (e->len && !e->data)) {
+            e->index > RAFT_INDEX_MAX || e->term < prev_term || e->term > RAFT_TERM_MAX ||
+            e->type > RAFT_ENTRY_CONF || e->len > RAFT_ENTRY_BYTES_MAX || (e->len && !e->data)) {
             return -EINVAL;
         }
         expect = e->index + 1;
@@ -363,7 +367,7 @@ void raft_tick(raft_t *r) {
 
 static bool entries_valid(const raft_msg_t *m) {
     if (m->entries_count > RAFT_MSG_ENTRIES_MAX || (m->entries_count && !m->entries) ||
-        m->index > UINT64_MAX - RAFT_MSG_ENTRIES_MAX || m->log_term > m->term) {
+        m->index + m->entries_count > RAFT_INDEX_MAX || m->log_term > m->term) {
         return false;
     }
     uint64_t prev_term = m->log_term;
@@ -381,7 +385,8 @@ static bool entries_valid(const raft_msg_t *m) {
 static bool snapshot_msg_valid(const raft_msg_t *m) {
     const raft_snapshot_meta_t *meta = &m->snapshot;
     return m->chunk_len <= RAFT_SNAPSHOT_CHUNK_MAX && (m->chunk_len == 0 || m->chunk) &&
-           m->snapshot_size <= RAFT_SNAPSHOT_BYTES_MAX && m->snapshot_offset <= m->snapshot_size &&
+           meta->index <= RAFT_INDEX_MAX && m->snapshot_size <= RAFT_SNAPSHOT_BYTES_MAX &&
+           m->snapshot_offset <= m->snapshot_size &&
            m->chunk_len <= m->snapshot_size - m->snapshot_offset && meta->index > 0 &&
            meta->term > 0 && meta->term <= m->term && raft_conf_validate(&meta->conf) == 0;
 }
@@ -390,6 +395,11 @@ static bool snapshot_msg_valid(const raft_msg_t *m) {
 static bool msg_valid(const raft_t *r, const raft_msg_t *m) {
     if (m->type < RAFT_MSG_APPEND || m->type >= RAFT_MSG_TYPE_END || m->from == 0 ||
         m->from == r->id || m->to != r->id || m->term == 0) {
+        return false;
+    }
+    /* Terms and indexes far beyond any real log are refused, so term + 1 and index + 1
+     * never overflow. */
+    if (m->term > RAFT_TERM_MAX || m->log_term > RAFT_TERM_MAX || m->index > RAFT_INDEX_MAX) {
         return false;
     }
     if (m->type != RAFT_MSG_APPEND && m->entries_count != 0) {

@@ -43,6 +43,8 @@
 #define RAFT_CONF_CONTEXT_MAX 1024u                  /* opaque context of a conf change */
 #define RAFT_SNAPSHOT_CHUNK_MAX (16u << 20)          /* bytes of one InstallSnapshot chunk */
 #define RAFT_SNAPSHOT_BYTES_MAX ((uint64_t)64 << 30) /* bound for config.snapshot_bytes_max */
+#define RAFT_INDEX_MAX ((uint64_t)1 << 62)           /* larger log indexes are refused */
+#define RAFT_TERM_MAX ((uint64_t)1 << 62)            /* larger terms are refused */
 
 /* Errors specific to Raft, beside negative errno values (-EINVAL, -EMSGSIZE, -ENOBUFS, ...). */
 #define RAFT_ENOTLEADER (-1001)   /* this node is not the leader (raft_status.leader hints) */

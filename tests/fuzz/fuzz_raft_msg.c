@@ -1,6 +1,7 @@
 /* libFuzzer target for the Raft message decoder (src/raft/raft_codec.c), and for what the core
  * does with any message that decodes: it must be refused cleanly or handled, never crash.
  * A decoded message re-encodes to the same bytes. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include "raft/raft.h"
 #include "raft/raft_codec.h"
 
-static void step_into_fresh_node(raft_msg_t *m) {
+/* Steps m into a node (fresh, or restored with a short log of three terms), drains its Readies
+ * and checks its invariants. */
+static void step_into_node(raft_msg_t *m, bool with_log) {
     raft_config_t cfg;
     raft_config_default(&cfg, 2);
     uint64_t voters[] = {1, 2, 3};
@@ -19,6 +22,17 @@ static void step_into_fresh_node(raft_msg_t *m) {
     raft_t *r;
     if (raft_create(&cfg, &r) != 0) {
         abort();
+    }
+    if (with_log) {
+        raft_entry_t log[5] = {{.term = 1, .index = 1},
+                               {.term = 1, .index = 2},
+                               {.term = 2, .index = 3},
+                               {.term = 3, .index = 4},
+                               {.term = 3, .index = 5}};
+        raft_hard_state_t hs = {.term = 3, .vote = 1, .commit = 3};
+        if (raft_restore(r, &hs, NULL, log, 5) != 0) {
+            abort();
+        }
     }
     m->to = 2; /* address it to the node so it goes past the first check */
     raft_step(r, m);
@@ -46,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     buf_free(&again);
-    step_into_fresh_node(&m);
+    step_into_node(&m, false);
+    step_into_node(&m, true);
     raft_msg_release(&m);
     return 0;
 }

@@ -393,6 +393,16 @@ static void test_malformed_messages_are_refused_without_effect(void **state) {
          .chunk_len = 3,
          .chunk = "abc",
          .snapshot = {.index = 1, .term = 1}},
+        {.type = RAFT_MSG_SNAPSHOT,
+         .from = 1,
+         .to = 2,
+         .term = 1,
+         .snapshot_size = 1,
+         .chunk_len = 1,
+         .chunk = "a",
+         .snapshot = {.index = UINT64_MAX, .term = 1}},
+        {.type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = UINT64_MAX},
+        {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1, .index = UINT64_MAX - 1},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(raft_step(r, &bad[i]), -EINVAL);
