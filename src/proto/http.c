@@ -96,11 +96,12 @@ static void line_bounds(const char *p, size_t i, size_t end, size_t *nl, size_t 
 }
 
 static int parse_version(const char *p, size_t n, int *minor) {
-    if (n != 8 || memcmp(p, "HTTP/1.", 7) != 0) {
-        return (n >= 5 && memcmp(p, "HTTP/", 5) == 0) ? -EPROTONOSUPPORT : -EBADMSG;
+    if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' ||
+        p[7] < '0' || p[7] > '9') {
+        return -EBADMSG;
     }
-    if (p[7] != '0' && p[7] != '1') {
-        return -EPROTONOSUPPORT;
+    if (p[5] != '1' || (p[7] != '0' && p[7] != '1')) {
+        return -EPROTONOSUPPORT; /* a well-formed version we do not speak */
     }
     *minor = p[7] - '0';
     return 0;
