@@ -199,6 +199,7 @@ static void request_begin(lb_client_t *c, http_head_t *h) {
     c->req_body = (uint8_t)h->body;
     c->req_done = 0;
     c->s.keep = c->s.head; /* keep the request's bytes: it may have to be sent again */
+    c->s.retain = 1;
     c->head_seq = w->head_seq;
     c->head_moves = c->s.moves;
     request_dispatch(c);
@@ -274,6 +275,16 @@ static void request_pump(lb_client_t *c) {
     lb_client_deadline(c, c->fe->backend->conf.response_timeout_ms);
 }
 
+/* A full buffer that still keeps the request for a replay gives that up, so reading can go on
+ * (the body outgrew the buffer: the request can no longer be sent again). */
+static void client_make_room(lb_client_t *c) {
+    if (c->phase != LB_C_CLOSING && c->s.retain && c->s.tail == c->s.cap &&
+        c->s.keep < c->s.head && !c->s.held) {
+        c->retryable = 0;
+        c->s.retain = 0;
+    }
+}
+
 static void client_read(lb_stream_t *s, ssize_t nread) {
     lb_client_t *c = (lb_client_t *)s;
     if (nread < 0) {
@@ -297,11 +308,7 @@ static void client_read(lb_stream_t *s, ssize_t nread) {
     } else if (c->phase == LB_C_EXCHANGE && !c->req_done) {
         request_pump(c);
     }
-    if (c->phase != LB_C_CLOSING && c->s.tail == c->s.cap && c->s.keep < c->s.head &&
-        !c->s.held) {
-        c->retryable = 0; /* the body outgrew the buffer: it can no longer be replayed */
-        c->s.keep = c->s.head;
-    }
+    client_make_room(c);
 }
 
 static void client_written(lb_stream_t *s, int status) {
@@ -356,7 +363,7 @@ static void exchange_failed(lb_client_t *c, int status, int replayable) {
         lb_client_close(c);
         return;
     }
-    if (replayable && (c->retryable || c->s.head == c->s.keep)) {
+    if (replayable && c->s.retain && (c->retryable || c->s.head == c->s.keep)) {
         if (s) {
             lb_counter_add(&s->per_thread[w->id].retries, 1);
         }
@@ -452,6 +459,8 @@ static void request_send(lb_client_t *c) {
     c->s.held = rc == 1;
     lb_client_deadline(c, c->fe->backend->conf.response_timeout_ms);
     lb_stream_sync(&up->s);
+    client_make_room(c); /* reading may have stopped on a full buffer while connecting */
+    lb_stream_sync(&c->s);
 }
 
 static void upstream_written(lb_stream_t *s, int status) {
@@ -466,6 +475,7 @@ static void upstream_written(lb_stream_t *s, int status) {
         return;
     }
     request_pump(c);
+    client_make_room(c);
     if (c->phase != LB_C_CLOSING) {
         lb_stream_sync(&c->s);
     }
@@ -503,7 +513,7 @@ static void request_finish(lb_client_t *c) {
         return;
     }
     c->phase = LB_C_IDLE;
-    c->s.keep = c->s.head;
+    c->s.retain = 0;
     lb_client_deadline(c, c->fe->conf.client_timeout_ms);
     client_next(c);
 }

@@ -47,15 +47,16 @@ void lb_stream_sync(lb_stream_t *s) {
     if (s->closing) {
         return;
     }
+    uint32_t from = s->retain ? s->keep : s->head; /* the first byte still needed */
     if (!s->held) {
-        if (s->head == s->tail && s->keep == s->head && s->head != 0) {
+        if (s->head == s->tail && from == s->head && s->head != 0) {
             s->head = s->tail = s->keep = 0; /* empty: start again at the front */
             s->moves++;
-        } else if (s->tail == s->cap && s->keep > 0) {
-            memmove(s->buf, s->buf + s->keep, s->tail - s->keep);
-            s->head -= s->keep;
-            s->tail -= s->keep;
-            s->keep = 0;
+        } else if (s->tail == s->cap && from > 0) {
+            memmove(s->buf, s->buf + from, s->tail - from);
+            s->head -= from;
+            s->tail -= from;
+            s->keep = s->retain ? 0 : s->keep;
             s->moves++;
         }
     }

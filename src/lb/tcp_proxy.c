@@ -108,7 +108,7 @@ void lb_tunnel_start(lb_client_t *c) {
     lb_upstream_t *up = c->up;
     assert(up);
     c->phase = LB_C_TUNNEL;
-    c->s.keep = c->s.head;
+    c->s.retain = 0;
     c->s.on_read = tunnel_client_read;
     c->s.on_written = tunnel_client_written;
     up->s.on_read = tunnel_up_read;

@@ -60,7 +60,7 @@ void lb_pool_put(lb_upstream_t *up, uint32_t keepalive, int64_t now_ms) {
     up->state = LB_U_IDLE;
     up->reused = 1;
     up->idle_since = now_ms;
-    up->s.head = up->s.tail = up->s.keep = 0;
+    up->s.head = up->s.tail = 0;
     up->s.held = 0;
     up->s.want_read = 1;
     up->s.on_read = idle_read;

@@ -55,9 +55,11 @@ struct lb_stream {
     uint32_t cap;
     uint32_t head;  /* first unconsumed byte */
     uint32_t tail;  /* end of data */
-    uint32_t keep;  /* <= head: bytes from here are kept (a request that may be replayed) */
+    uint32_t keep;  /* with retain: bytes from here on are kept (a request that may be
+                       replayed); keep <= head */
     uint32_t moves; /* how many times the data was moved to the front (heads parsed before are
                        stale) */
+    uint8_t retain;    /* keep is in force */
     uint8_t want_read; /* the owner wants bytes */
     uint8_t held;      /* buffer bytes are in a write on the other side: do not read or move */
     uint8_t reading;   /* uv_read_start is active */
