@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/mem.h"
 #include "lb/worker.h"
 
@@ -66,6 +67,8 @@ void lb_client_close(lb_client_t *c) {
     if (c->phase == LB_C_CLOSING) {
         return;
     }
+    log_debug("lb", "client %s closed in phase %d (request done %d, response started %d, "
+                    "done %d)", c->ip, c->phase, c->req_done, c->resp_started, c->resp_done);
     c->phase = LB_C_CLOSING;
     lb_client_unassign(c);
     if (c->up) {

@@ -55,6 +55,9 @@ static void verdict(checker_t *k, int ok, const char *why) {
         k->failures = 0;
         k->successes++;
         if (!up && k->successes >= k->conf.rise) {
+            /* Back from down: an older passive cooldown no longer says anything. */
+            atomic_store_explicit(&s->down_until, 0, memory_order_relaxed);
+            atomic_store_explicit(&s->fails, 0, memory_order_relaxed);
             atomic_store_explicit(&s->check_up, 1, memory_order_relaxed);
             log_notice("lb", "server %s/%s is up (%u checks passed)", s->backend, s->name,
                        k->successes);

@@ -198,6 +198,7 @@ static void request_begin(lb_client_t *c, http_head_t *h) {
     c->retryable = http_method_idempotent(h->method);
     c->req_body = (uint8_t)h->body;
     c->req_done = 0;
+    c->resp_head_done = c->resp_started = c->resp_done = c->resp_keep = 0;
     c->s.keep = c->s.head; /* keep the request's bytes: it may have to be sent again */
     c->s.retain = 1;
     c->head_seq = w->head_seq;

@@ -122,6 +122,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(body=body)
 
     def do_drop_(self, q):
+        for _ in self.read_body():
+            pass
         if q.get("name") == self.server.name:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
