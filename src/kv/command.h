@@ -19,6 +19,7 @@
 
 #include "core/buf.h"
 #include "core/hlc.h"
+#include "core/rng.h" /* rng_next: the PRNG handed to handlers through ctx->rng */
 #include "proto/reply.h"
 
 struct keyspace;
@@ -60,16 +61,8 @@ typedef struct command {
     const char *summary;               /* one line, for COMMAND DOCS */
 } command_t;
 
-/* The keyspace commands, in no particular order. */
+/* The keyspace commands, sorted by name (kv_command_lookup searches it). */
 extern const command_t kv_command_table[];
 extern const size_t kv_command_count;
-
-/* splitmix64: the PRNG handed to handlers through ctx->rng. */
-static inline uint64_t rng_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 #endif

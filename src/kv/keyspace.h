@@ -30,8 +30,25 @@ enum evict_policy {
     EVICT_VOLATILE_TTL,
 };
 
-keyspace_t *keyspace_create(void);
+/* seed keys the hash of every table (pick it at random per process: bucket placement must not
+ * be predictable by clients). It changes no observable state except the order of KEYS, SCAN,
+ * HGETALL … and the picks of RANDOMKEY, HRANDFIELD, so replicas need not share it. */
+keyspace_t *keyspace_create(uint64_t seed);
 void keyspace_free(keyspace_t *ks);
+
+/* Counters for INFO (stats section). */
+typedef struct keyspace_stats {
+    uint64_t hits;         /* keyspace_hits: reads that found their key */
+    uint64_t misses;       /* keyspace_misses */
+    uint64_t expired_keys; /* keys removed because their time had passed */
+} keyspace_stats_t;
+
+void keyspace_get_stats(const keyspace_t *ks, keyspace_stats_t *stats);
+/* CONFIG RESETSTAT. */
+void keyspace_reset_stats(keyspace_t *ks);
+/* Checks every internal invariant (tables, volatile index, encodings). O(n), for tests.
+ * Returns 0 or -EINVAL. */
+int keyspace_check(const keyspace_t *ks);
 
 size_t keyspace_key_count(const keyspace_t *ks);
 size_t keyspace_expires_count(const keyspace_t *ks);
@@ -40,10 +57,11 @@ int64_t keyspace_avg_ttl_ms(const keyspace_t *ks, int64_t now_ms);
 /* Removes every key (FLUSHALL run by the node itself, e.g. before loading a snapshot). */
 void keyspace_clear(keyspace_t *ks);
 
-/* The command named by name[0..len) (any case), or NULL. */
+/* The command named by name[0..len) (any case), or NULL. Binary search of the sorted table. */
 const command_t *kv_command_lookup(const char *name, size_t len);
 
-/* Runs one command. The caller checked arity and that the command exists; ctx is complete. */
+/* Runs one command. The caller checked arity and that the command exists; ctx is complete
+ * (ks, reply, argc, argv, now_ms, stamp, clock, rng). Sets ctx->dirty. */
 void keyspace_execute(const command_t *cmd, exec_ctx_t *ctx);
 
 /* ---- Write records: a write command as it is logged. ----
@@ -52,21 +70,35 @@ void keyspace_execute(const command_t *cmd, exec_ctx_t *ctx);
  * (hlc_observe), runs the command with now_ms = time_ms and stamp = stamp, and writes the reply
  * to `reply` (out == NULL on replay). */
 void kv_record_encode(buf_t *out, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv);
-/* 0 on success; -EINVAL for a malformed record or an unknown command in it (nothing changed).
- * dirty (may be NULL) receives the number of changes. */
+/* 0 on success; -EINVAL for a malformed record, an unknown or non-write command, or a wrong
+ * argument count (nothing changed). dirty (may be NULL) receives the number of changes.
+ * Applying never allocates for records of up to KV_RECORD_STACK_ARGS arguments. */
+#define KV_RECORD_STACK_ARGS 16
 int kv_record_apply(keyspace_t *ks, hlc_t *clock, uint64_t *rng, const char *data, size_t len,
                     reply_t *reply, uint64_t *dirty);
 /* The stamp inside an encoded record, or 0 if malformed. */
 stamp_t kv_record_stamp(const char *data, size_t len);
 
-/* ---- Expiry and eviction (the node turns the keys found into DEL records). ----
- * Calls found(arg, key) for up to max_keys keys that are expired at now_ms, sampling the
- * volatile keys as Redis' active expire cycle does. Returns how many were found. The key bytes
- * are valid only during the callback. Changes nothing. */
+/* ---- Expiry and eviction ----
+ * The node turns the keys the expire cycle finds into a record of KV_CMD_DELEXPIRED (argv:
+ * "polis.delexpired" key [key ...]), not DEL: that command removes a key only if it is still
+ * expired at the record's time, so a write to the same key logged between the cycle and the
+ * record cannot be undone by it. Evictions are logged as DEL (the leader decided them).
+ *
+ * Calls found(arg, key) for up to max_keys distinct keys that are expired at now_ms, walking the
+ * volatile keys from where the last call stopped and stopping early when fewer than one in ten
+ * of a batch are expired (as Redis' active expire cycle does). Returns how many were found. The
+ * key bytes are valid only during the callback. Changes no key; it advances its own cursor and
+ * moves a few buckets of an ongoing table resize (so an idle node finishes resizes). */
+#define KV_CMD_DELEXPIRED "polis.delexpired"
 size_t keyspace_expire_cycle(keyspace_t *ks, int64_t now_ms, size_t max_keys, uint64_t *rng,
                              void (*found)(void *arg, slice_t key), void *arg);
-/* Picks one key to evict under policy (sampling, as Redis' approximated LRU does).
- * Returns 1 and sets *key (valid until the keyspace next changes), or 0 if none qualifies. */
+/* Picks one key to evict under policy, sampling KV_EVICT_SAMPLES keys (as Redis' approximated
+ * LRU does: the least recently used of the sample for *-lru, the soonest to expire for
+ * volatile-ttl; a sampled key that has already expired is taken at once). Returns 1 and sets
+ * *key (valid until the keyspace next changes), or 0 if none qualifies (noeviction, no key, or
+ * no key with an expire time for volatile-*). */
+#define KV_EVICT_SAMPLES 5
 int keyspace_evict_pick(keyspace_t *ks, enum evict_policy policy, int64_t now_ms, uint64_t *rng,
                         slice_t *key);
 
@@ -75,7 +107,8 @@ int keyspace_evict_pick(keyspace_t *ks, enum evict_policy policy, int64_t now_ms
  * forked child. Returns 0 or the first negative code w returned. */
 int keyspace_dump(const keyspace_t *ks, io_write_fn *w, void *w_ctx);
 /* Replaces the keyspace's contents with what r yields (a keyspace_dump stream). Sets
- * *max_stamp to the largest version read. Returns 0, or -EINVAL on a malformed stream. */
+ * *max_stamp to the largest version read. Returns 0, or -EINVAL on a malformed stream (or the
+ * first negative code r returned); on failure the keyspace is left empty. */
 int keyspace_load(keyspace_t *ks, io_read_fn *r, void *r_ctx, stamp_t *max_stamp);
 
 #endif

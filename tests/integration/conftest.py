@@ -7,6 +7,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import PolisServer  # noqa: E402
+from kvdiff import RedisPeer  # noqa: E402
 
 
 @pytest.fixture
@@ -36,3 +37,11 @@ def r(polis):
     client = polis.client()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def redis_peer(tmp_path_factory):
+    """A redis-server to compare replies with, shared by the tests of a module."""
+    peer = RedisPeer(tmp_path_factory.mktemp("peer"))
+    yield peer
+    peer.stop()

@@ -111,3 +111,37 @@ class PolisServer:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+
+def raw_exchange(port, data, timeout=0.5, host="127.0.0.1"):
+    """Sends raw bytes on a fresh connection; returns everything received until the server
+    closes (then b"<CLOSED>" is appended) or nothing arrives for `timeout` seconds."""
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(data)
+        s.settimeout(timeout)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out + b"<CLOSED>"
+                out += chunk
+        except socket.timeout:
+            return out
+        except ConnectionResetError:
+            return out + b"<RESET>"
+
+
+def info_dict(client, section=None):
+    """INFO [section] parsed into a dict of strings."""
+    text = client.execute_command("INFO", section) if section else client.execute_command("INFO")
+    if isinstance(text, bytes):
+        text = text.decode()
+    if isinstance(text, dict):
+        return {k: str(v) for k, v in text.items()}
+    fields = {}
+    for line in str(text).splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            fields[k] = v
+    return fields
