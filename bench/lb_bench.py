@@ -7,7 +7,8 @@ keep-alive connections to the backends, each adding X-Forwarded-For and X-Forwar
 `polis lb`, HAProxy (`balance roundrobin`, `http-reuse always`) and nginx (`upstream` with
 `keepalive`). wrk (one thread, 50 connections, keep-alive) measures each in turn, and a backend
 directly as the ceiling; every round runs the targets in a rotated order, so background load
-hits all of them alike. The table shows the median of the rounds and polis' ratios.
+hits all of them alike. The table shows the median of the rounds, the CPU time each proxy
+spent per request (least sensitive to other load on the machine) and polis' ratios.
 
     bench/lb_bench.py [--rounds 5] [--duration 5] [--connections 50] [--json FILE] [--quick]
 """
@@ -120,6 +121,25 @@ def start_all(workdir):
     return backends, proxies
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process and its children (nginx's worker)."""
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -128,14 +148,18 @@ def parse_latency(text):
     return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
 
 
-def run_wrk(port, duration, connections):
+def run_wrk(port, duration, connections, pid=None):
+    cpu0 = cpu_seconds(pid) if pid else 0
     out = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency",
                           "http://127.0.0.1:%d/" % port], capture_output=True, text=True).stdout
+    cpu = cpu_seconds(pid) - cpu0 if pid else 0
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = parse_latency(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = parse_latency(re.search(r"\s99%\s+(\S+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors.group(0) if errors else ""}
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors.group(0) if errors else "",
+            "cpu_us_per_request": cpu * 1e6 / requests if pid and requests else float("nan")}
 
 
 def main():
@@ -155,34 +179,40 @@ def main():
     backends, proxies = [], []
     try:
         backends, proxies = start_all(workdir)
-        targets = [(p.name, p.port) for p in proxies] + [("direct", backends[0].port)]
-        for name, port in targets:
+        targets = [(p.name, p.port, p.proc.pid) for p in proxies] + \
+            [("direct", backends[0].port, None)]
+        for name, port, pid in targets:
             run_wrk(port, 1, args.connections)  # warm up: connections, pools, caches
-        results = {name: [] for name, _ in targets}
+        results = {name: [] for name, _, _ in targets}
         for r in range(args.rounds):
             order = targets[r % len(targets):] + targets[:r % len(targets)]
-            for name, port in order:
-                res = run_wrk(port, args.duration, args.connections)
+            for name, port, pid in order:
+                res = run_wrk(port, args.duration, args.connections, pid)
                 results[name].append(res)
-                print("round %d/%d %-8s %9.0f req/s  p50 %.3f ms  p99 %.3f ms %s" %
-                      (r + 1, args.rounds, name, res["rps"], res["p50_ms"], res["p99_ms"],
-                       res["errors"]), flush=True)
+                print("round %d/%d %-8s %9.0f req/s  p50 %.3f ms  p99 %.3f ms  cpu %.1f us/req %s"
+                      % (r + 1, args.rounds, name, res["rps"], res["p50_ms"], res["p99_ms"],
+                         res["cpu_us_per_request"], res["errors"]), flush=True)
     finally:
         for p in proxies + backends:
             p.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     summary = {}
     for name, runs in results.items():
-        summary[name] = {k: statistics.median(x[k] for x in runs) for k in ("rps", "p50_ms", "p99_ms")}
+        summary[name] = {k: statistics.median(x[k] for x in runs)
+                         for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")}
         summary[name]["errors"] = [x["errors"] for x in runs if x["errors"]]
     pol, hap = summary["polis"], summary["haproxy"]
     print("\npolis lb vs HAProxy vs nginx: wrk -t1 -c%d, %d rounds of %d s, median per target" %
           (args.connections, args.rounds, args.duration))
-    print("%-10s %12s %10s %10s %12s" % ("target", "requests/s", "p50 ms", "p99 ms", "polis/this"))
+    print("%-10s %12s %10s %10s %14s %12s" % ("target", "requests/s", "p50 ms", "p99 ms",
+                                              "cpu us/req", "polis/this"))
     for name in ("polis", "haproxy", "nginx", "direct"):
         s = summary[name]
-        print("%-10s %12.0f %10.3f %10.3f %12.2f" % (name, s["rps"], s["p50_ms"], s["p99_ms"],
-                                                      pol["rps"] / s["rps"]))
+        print("%-10s %12.0f %10.3f %10.3f %14.1f %12.2f" % (
+            name, s["rps"], s["p50_ms"], s["p99_ms"], s["cpu_us_per_request"],
+            pol["rps"] / s["rps"]))
+    print("(cpu us/req: the proxy's own user+system CPU time per request, the figure least "
+          "disturbed by other load on the machine)")
     ok = pol["rps"] >= hap["rps"] and pol["p99_ms"] <= hap["p99_ms"]
     print("\ntarget (>= 1.0x HAProxy req/s, p99 <= HAProxy's): %s (%.2fx req/s, p99 %.3f vs %.3f ms)"
           % ("met" if ok else "NOT met", pol["rps"] / hap["rps"], pol["p99_ms"], hap["p99_ms"]))

@@ -143,8 +143,7 @@ static http_head_t *client_head(lb_client_t *c) {
     }
     http_head_reset(h);
     h->header_max = c->fe->conf.headers_max;
-    int rc = http_request_parse(c->s.buf + c->s.keep, c->s.tail - c->s.keep,
-                                c->fe->conf.head_max, h);
+    int rc = http_request_parse(c->s.buf + c->s.keep, c->s.tail - c->s.keep, c->s.cap, h);
     assert(rc == 0); /* the same bytes parsed before */
     (void)rc;
     c->head_seq = ++w->head_seq;
@@ -225,7 +224,9 @@ static void client_next(lb_client_t *c) {
     h->header_max = c->fe->conf.headers_max;
     h->scanned = c->scanned;
     w->head_seq++;
-    int rc = http_request_parse(c->s.buf + c->s.head, avail, c->fe->conf.head_max, h);
+    /* A reload may have raised the limit past this connection's buffer: the buffer wins. */
+    size_t head_max = c->fe->conf.head_max < c->s.cap ? c->fe->conf.head_max : c->s.cap;
+    int rc = http_request_parse(c->s.buf + c->s.head, avail, head_max, h);
     if (rc == -EAGAIN) {
         c->scanned = (uint32_t)h->scanned;
         if (c->s.eof) {

@@ -32,6 +32,7 @@ static int point_cmp(const void *a, const void *b) {
 }
 
 static int ring_init(const lb_view_t *view, void **state) {
+    assert(view->count <= LB_SERVERS_MAX); /* ring_pick's bitmap of members seen */
     uint64_t total = (uint64_t)view->total_weight * POINTS_PER_WEIGHT;
     uint32_t per_weight = POINTS_PER_WEIGHT;
     if (total > RING_POINTS_MAX) {

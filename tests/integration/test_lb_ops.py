@@ -11,7 +11,7 @@ from test_lb_health import SteadyLoad
 
 def config_text(backends, extra_frontend="", balance="roundrobin"):
     servers = "".join("    server %s %s\n" % (b.name, b.addr) for b in backends)
-    return ("grace 5s\n\nfrontend web\n    listen 127.0.0.1:$PORT\n    use-backend app\n\n%s"
+    return ("grace 5s\nthreads 2\n\nfrontend web\n    listen 127.0.0.1:$PORT\n    use-backend app\n\n%s"
             "backend app\n    balance %s\n%s" % (extra_frontend, balance, servers))
 
 
