@@ -375,7 +375,8 @@ static int route_api(lb_t *lb, slice_t method, char **seg, int n, const char *bo
         cJSON_Delete(json);
         return reply_message(out, 400, "error", "body is not a JSON object");
     }
-    int status = n == 4 ? api_add(lb, seg[2], json, out) : api_update(lb, seg[2], seg[4], json, out);
+    int status = n == 4 ? api_add(lb, seg[2], json, out)
+                        : api_update(lb, seg[2], seg[4], json, out);
     cJSON_Delete(json);
     return status;
 }

@@ -662,7 +662,8 @@ static int flag_backend(lb_backend_conf_t *be, const char *spec, char *err, size
     char *save = NULL;
     char *address = strtok_r(copy, ",", &save);
     for (char *opt = strtok_r(NULL, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-        if (strncmp(opt, "weight=", 7) == 0 && parse_uint(opt + 7, 0, LB_WEIGHT_MAX, &weight) == 0) {
+        if (strncmp(opt, "weight=", 7) == 0 &&
+            parse_uint(opt + 7, 0, LB_WEIGHT_MAX, &weight) == 0) {
             continue;
         }
         if (strncmp(opt, "name=", 5) == 0 && strlen(opt + 5) < sizeof name) {

@@ -535,6 +535,55 @@ static int response_interim(lb_client_t *c, const http_head_t *h) {
     return 0;
 }
 
+/* Forwards the final response head h (dropping hop-by-hop fields, adding Connection: close
+ * when the client connection ends after it) and the body bytes at hand, in one write.
+ * Returns 1, or -1 when c was closed. */
+static int response_final(lb_client_t *c, const http_head_t *h) {
+    lb_upstream_t *up = c->up;
+    lb_stream_t *u = &up->s;
+    c->status = h->status;
+    c->resp_head_done = 1;
+    c->resp_started = 1;
+    c->resp_body = (uint8_t)http_response_body(h, c->is_head);
+    c->resp_left = h->content_length;
+    http_chunked_init(&c->resp_chunk);
+    c->resp_keep = http_keep_alive(h) && c->resp_body != HTTP_BODY_UNTIL_CLOSE;
+    if (c->resp_body == HTTP_BODY_UNTIL_CLOSE) {
+        c->close_after = 1; /* only the close tells the client where the body ends */
+    }
+    if (h->status >= 500) {
+        lb_server_failed(up->server, &c->fe->backend->conf.health, (int64_t)uv_now(c->w->loop));
+    } else {
+        lb_server_succeeded(up->server);
+    }
+    uv_buf_t iov[IOV_MAX_HEAD];
+    slice_t final;
+    unsigned n = head_iov(h, u->buf + u->head, u->buf + u->head, response_drop, c, iov, &final);
+    if (!c->keep_alive || c->close_after) {
+        iov_push(iov, &n, "Connection: close\r\n", 19);
+    }
+    iov_push(iov, &n, final.ptr, final.len);
+    u->head += (uint32_t)h->head_len;
+    size_t body;
+    int done;
+    if (body_take(c->resp_body, &c->resp_left, &c->resp_chunk, u->buf + u->head,
+                  u->tail - u->head, &body, &done) < 0) {
+        lb_client_close(c);
+        return -1;
+    }
+    iov_push(iov, &n, u->buf + u->head, body);
+    u->head += (uint32_t)body;
+    c->resp_bytes += body;
+    c->resp_done = (uint8_t)done;
+    int rc = lb_stream_write(&c->s, iov, n);
+    if (rc < 0) {
+        lb_client_close(c);
+        return -1;
+    }
+    u->held = rc == 1;
+    return 1;
+}
+
 /* Parses and forwards the response head with what follows of the body. Returns 1 when it made
  * progress, 0 when more bytes are needed, -1 when c changed phase or was closed. */
 static int response_head(lb_client_t *c) {
@@ -570,47 +619,7 @@ static int response_head(lb_client_t *c) {
         }
         return 1;
     }
-    c->status = h->status;
-    c->resp_head_done = 1;
-    c->resp_started = 1;
-    c->resp_body = (uint8_t)http_response_body(h, c->is_head);
-    c->resp_left = h->content_length;
-    http_chunked_init(&c->resp_chunk);
-    c->resp_keep = http_keep_alive(h) && c->resp_body != HTTP_BODY_UNTIL_CLOSE;
-    if (c->resp_body == HTTP_BODY_UNTIL_CLOSE) {
-        c->close_after = 1; /* only the close tells the client where the body ends */
-    }
-    if (h->status >= 500) {
-        lb_server_failed(up->server, &c->fe->backend->conf.health, (int64_t)uv_now(w->loop));
-    } else {
-        lb_server_succeeded(up->server);
-    }
-    uv_buf_t iov[IOV_MAX_HEAD];
-    slice_t final;
-    unsigned n = head_iov(h, u->buf + u->head, u->buf + u->head, response_drop, c, iov, &final);
-    if (!c->keep_alive || c->close_after) {
-        iov_push(iov, &n, "Connection: close\r\n", 19);
-    }
-    iov_push(iov, &n, final.ptr, final.len);
-    u->head += (uint32_t)h->head_len;
-    size_t body;
-    int done;
-    if (body_take(c->resp_body, &c->resp_left, &c->resp_chunk, u->buf + u->head,
-                  u->tail - u->head, &body, &done) < 0) {
-        lb_client_close(c);
-        return -1;
-    }
-    iov_push(iov, &n, u->buf + u->head, body);
-    u->head += (uint32_t)body;
-    c->resp_bytes += body;
-    c->resp_done = (uint8_t)done;
-    rc = lb_stream_write(&c->s, iov, n);
-    if (rc < 0) {
-        lb_client_close(c);
-        return -1;
-    }
-    u->held = rc == 1;
-    return 1;
+    return response_final(c, h);
 }
 
 /* Forwards more of the response body. Returns 1 on progress, 0 when waiting, -1 when closed. */

@@ -101,8 +101,9 @@ int net_addr_equal(const struct sockaddr *a, const struct sockaddr *b) {
 
 size_t net_addr_host(const struct sockaddr *sa, char *out, size_t out_len) {
     assert(out_len >= INET6_ADDRSTRLEN);
-    const void *src = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                                                : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    const void *src = sa->sa_family == AF_INET6
+                          ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                          : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
     if (!inet_ntop(sa->sa_family, src, out, (socklen_t)out_len)) {
         out[0] = '\0';
     }
