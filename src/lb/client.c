@@ -101,13 +101,29 @@ void lb_client_attach(lb_client_t *c, lb_upstream_t *up) {
     up->state = LB_U_BUSY;
 }
 
-static void error_written(lb_stream_t *s, int status) {
-    (void)status;
-    lb_client_close((lb_client_t *)s);
+/* Lingering close: after a last response the client may still be sending (an oversized
+ * head, an unread body). Closing with unread bytes would send a reset that can destroy the
+ * response before the client reads it, so the write side is shut first and what still arrives
+ * is dropped until the client closes or LB_LINGER_MS pass. */
+static void linger_read(lb_stream_t *s, ssize_t nread) {
+    s->head = s->tail;
+    if (nread < 0) {
+        lb_client_close((lb_client_t *)s);
+    }
+}
+
+static void linger_written(lb_stream_t *s, int status) {
+    if (status < 0) {
+        lb_client_close((lb_client_t *)s);
+        return;
+    }
+    if (s->shut == 0) {
+        lb_stream_shutdown(s); /* FIN after the response; called again when it is done */
+    }
 }
 
 void lb_client_reply_error(lb_client_t *c, int status) {
-    if (c->phase == LB_C_CLOSING) {
+    if (c->phase == LB_C_CLOSING || c->phase == LB_C_LINGER) {
         return;
     }
     assert(!c->s.writing);
@@ -117,16 +133,23 @@ void lb_client_reply_error(lb_client_t *c, int status) {
     }
     lb_client_unassign(c);
     lb_client_log(c);
-    c->s.want_read = 0;
-    c->s.on_written = error_written;
+    c->phase = LB_C_LINGER;
+    c->s.on_read = linger_read;
+    c->s.on_written = linger_written;
+    c->s.want_read = 1;
+    c->s.retain = 0;
+    c->s.head = c->s.tail;
     uv_buf_t b = lb_worker_error(c->w, status);
-    if (lb_stream_write(&c->s, &b, 1) == 1) {
-        c->phase = LB_C_LINGER;
-        lb_stream_sync(&c->s);
-        lb_client_deadline(c, c->fe->conf.client_timeout_ms);
+    int rc = lb_stream_write(&c->s, &b, 1);
+    if (rc < 0) {
+        lb_client_close(c);
         return;
     }
-    lb_client_close(c);
+    if (rc == 0) {
+        linger_written(&c->s, 0);
+    }
+    lb_client_deadline(c, LB_LINGER_MS);
+    lb_stream_sync(&c->s);
 }
 
 int lb_client_dispatch(lb_client_t *c, int *attached) {

@@ -39,6 +39,8 @@ typedef struct lb_upstream lb_upstream_t;
 #define LB_IOV_EXTRA 16
 /* How often a worker sweeps its idle pools and flushes its access log. */
 #define LB_SWEEP_MS 250
+/* How long a connection closing after an error response keeps draining what the client sends. */
+#define LB_LINGER_MS 1000
 /* Access-log bytes a worker buffers before it writes them out. */
 #define LB_ACCESS_BUF_MAX 65536
 
@@ -226,7 +228,7 @@ void lb_client_assign(lb_client_t *c, lb_server_t *s);
 void lb_client_unassign(lb_client_t *c);
 /* Attaches up to c as its backend connection. */
 void lb_client_attach(lb_client_t *c, lb_upstream_t *up);
-/* Answers with a prepared error response and closes. */
+/* Answers with a prepared error response, then closes (lingering: see client.c). */
 void lb_client_reply_error(lb_client_t *c, int status);
 /* Picks a server not tried yet and gets a pooled or new connection to it; *done tells whether
  * one was attached at once (pooled). Returns 0, or -1 when no server is left to try. */
