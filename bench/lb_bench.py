@@ -10,7 +10,7 @@ directly as the ceiling; every round runs the targets in a rotated order, so bac
 hits all of them alike. The table shows the median of the rounds, the CPU time each proxy
 spent per request (least sensitive to other load on the machine) and polis' ratios.
 
-    bench/lb_bench.py [--rounds 5] [--duration 5] [--connections 50] [--json FILE] [--quick]
+    bench/lb_bench.py [--rounds 7] [--duration 4] [--connections 50] [--json FILE] [--quick]
 """
 import argparse
 import json
@@ -164,8 +164,8 @@ def run_wrk(port, duration, connections, pid=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--json", help="write the results to this file")
     ap.add_argument("--quick", action="store_true", help="2 rounds of 3 s")

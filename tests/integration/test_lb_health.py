@@ -111,3 +111,29 @@ def test_every_backend_down_gives_503_with_a_body_and_tcp_closes(env):
     s = socket.create_connection(("127.0.0.1", tcp.port), timeout=5)
     assert s.recv(10) == b""  # closed at once, nothing sent
     s.close()
+
+
+def test_connect_timeout_moves_to_another_backend(env):
+    good = env.backend("b0")
+    # A listener that never accepts, its queue already full: new connects hang unanswered.
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(0)
+    fillers = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(stuck.getsockname())
+        fillers.append(f)
+    try:
+        lb = env.lb("--backend", "127.0.0.1:%d,name=stuck" % stuck.getsockname()[1],
+                    "--backend", good.addr + ",name=b0", "--timeout-connect", "300ms",
+                    "--passive", "off")
+        for _ in range(4):
+            status, headers, _ = lb.get("/")
+            assert (status, headers["X-Backend"]) == (200, "b0")
+        assert lb.server_state("stuck")["errors"] >= 2
+    finally:
+        for f in fillers:
+            f.close()
+        stuck.close()
