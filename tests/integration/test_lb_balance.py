@@ -60,7 +60,7 @@ def test_leastconn_prefers_the_backend_with_fewer_open_slow_requests(env):
     backends = env.backends(3)
     lb = env.lb(*backend_flags(backends), "--balance", "leastconn")
     results = []
-    threads = load_one_backend(lb, backends, backends[0], 2, 1000, results)
+    threads = load_one_backend(lb, backends, backends[0], 2, 1500, results)
     # b0 holds two slow requests: while they last, leastconn sends nothing more there.
     seen = tally(lb, 30)
     assert backends[0].name not in seen
@@ -74,7 +74,7 @@ def test_random2_avoids_a_loaded_backend(env):
     backends = env.backends(3)
     lb = env.lb(*backend_flags(backends), "--balance", "random2")
     results = []
-    threads = load_one_backend(lb, backends, backends[1], 3, 1000, results)
+    threads = load_one_backend(lb, backends, backends[1], 3, 1500, results)
     seen = tally(lb, 40)
     # Two distinct random choices, the less loaded wins: the loaded one never does.
     assert backends[1].name not in seen

@@ -63,7 +63,7 @@ def test_killed_backend_is_marked_down_quickly_no_get_fails_and_it_rejoins(env):
         killed = time.monotonic()
         assert wait_for(lambda: lb.server_state(victim.name)["state"] == "down", timeout=5)
         # Marked down within interval x fall, plus a probe timeout and scheduling slack.
-        assert time.monotonic() - killed < (INTERVAL_MS * FALL + 150) / 1000 + 1.0
+        assert time.monotonic() - killed < (INTERVAL_MS * FALL + 150) / 1000 + 2.0
         assert load.recent_backends() == {"b0", "b2"}
         restarted = Backend(victim.name, victim.port)
         env.items.append(restarted)
