@@ -10,7 +10,7 @@
 #include "core/mem.h"
 #include "server/node.h"
 
-#define RECORDS_KEEP (1024 * 1024) /* the record buffer is given back above this when empty */
+#define RECORDS_KEEP (256 * 1024) /* the record buffer is given back above this when empty */
 
 static int hook_load_snapshot(void *arg, io_read_fn *read, void *read_ctx) {
     server_t *s = arg;

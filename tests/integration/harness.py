@@ -130,18 +130,3 @@ def raw_exchange(port, data, timeout=0.5, host="127.0.0.1"):
             return out
         except ConnectionResetError:
             return out + b"<RESET>"
-
-
-def info_dict(client, section=None):
-    """INFO [section] parsed into a dict of strings."""
-    text = client.execute_command("INFO", section) if section else client.execute_command("INFO")
-    if isinstance(text, bytes):
-        text = text.decode()
-    if isinstance(text, dict):
-        return {k: str(v) for k, v in text.items()}
-    fields = {}
-    for line in str(text).splitlines():
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            fields[k] = v
-    return fields
