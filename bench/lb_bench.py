@@ -7,10 +7,11 @@ keep-alive connections to the backends, each adding X-Forwarded-For and X-Forwar
 `polis lb`, HAProxy (`balance roundrobin`, `http-reuse always`) and nginx (`upstream` with
 `keepalive`). wrk (one thread, 50 connections, keep-alive) measures each in turn, and a backend
 directly as the ceiling; every round runs the targets in a rotated order, so background load
-hits all of them alike. The table shows the median of the rounds, the CPU time each proxy
+hits all of them alike (many short rounds: on a shared machine a tail latency is mostly other
+tenants' noise, and a median over many rounds tames it). The table shows the median of the rounds, the CPU time each proxy
 spent per request (least sensitive to other load on the machine) and polis' ratios.
 
-    bench/lb_bench.py [--rounds 7] [--duration 4] [--connections 50] [--json FILE] [--quick]
+    bench/lb_bench.py [--rounds 10] [--duration 3] [--connections 50] [--json FILE] [--quick]
 """
 import argparse
 import json
@@ -164,8 +165,8 @@ def run_wrk(port, duration, connections, pid=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--json", help="write the results to this file")
     ap.add_argument("--quick", action="store_true", help="2 rounds of 3 s")
