@@ -8,8 +8,9 @@ keep-alive connections to the backends, each adding X-Forwarded-For and X-Forwar
 `keepalive`). wrk (one thread, 50 connections, keep-alive) measures each in turn, and a backend
 directly as the ceiling; every round runs the targets in a rotated order, so background load
 hits all of them alike (many short rounds: on a shared machine a tail latency is mostly other
-tenants' noise, and a median over many rounds tames it). The table shows the median of the rounds, the CPU time each proxy
-spent per request (least sensitive to other load on the machine) and polis' ratios.
+tenants' noise, and a median over many rounds tames it). The table shows the median of the
+rounds, the CPU time each proxy spent per request (least sensitive to other load on the
+machine) and polis' ratios.
 
     bench/lb_bench.py [--rounds 10] [--duration 3] [--connections 50] [--json FILE] [--quick]
 """
