@@ -71,6 +71,15 @@ static void server_sum(const lb_server_t *s, server_view_t *v) {
 
 static int64_t now_ms(lb_t *lb) { return (int64_t)uv_now(&lb->loop); }
 
+/* Client connections accepted and HTTP requests received, all threads. */
+static void worker_totals(lb_t *lb, uint64_t *accepted, uint64_t *requests) {
+    *accepted = *requests = 0;
+    for (unsigned i = 0; i < lb->threads; i++) {
+        *accepted += lb_counter_get(&lb->workers[i].accepted);
+        *requests += lb_counter_get(&lb->workers[i].requests);
+    }
+}
+
 /* ---- pages ---- */
 
 static cJSON *status_json(lb_t *lb) {
@@ -78,6 +87,10 @@ static cJSON *status_json(lb_t *lb) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "generation", (double)st->generation);
     cJSON_AddNumberToObject(root, "threads", lb->threads);
+    uint64_t accepted, requests;
+    worker_totals(lb, &accepted, &requests);
+    cJSON_AddNumberToObject(root, "connections_accepted", (double)accepted);
+    cJSON_AddNumberToObject(root, "requests", (double)requests);
     cJSON *fes = cJSON_AddArrayToObject(root, "frontends");
     for (size_t i = 0; i < st->frontend_count; i++) {
         const lb_frontend_conf_t *fc = &st->frontends[i].conf;
@@ -127,6 +140,14 @@ static cJSON *status_json(lb_t *lb) {
 
 static void page_metrics(lb_t *lb, buf_t *out) {
     const lb_state_t *st = lb->state;
+    uint64_t accepted, requests;
+    worker_totals(lb, &accepted, &requests);
+    buf_printf(out, "# HELP polis_lb_connections_accepted_total Client connections accepted.\n"
+                    "# TYPE polis_lb_connections_accepted_total counter\n"
+                    "polis_lb_connections_accepted_total %llu\n"
+                    "# HELP polis_lb_requests_total HTTP requests received.\n"
+                    "# TYPE polis_lb_requests_total counter\npolis_lb_requests_total %llu\n",
+               (unsigned long long)accepted, (unsigned long long)requests);
     buf_printf(out, "# HELP polis_lb_server_up Whether the server takes new traffic.\n"
                     "# TYPE polis_lb_server_up gauge\n");
     for (size_t i = 0; i < st->backend_count; i++) {

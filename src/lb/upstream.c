@@ -102,7 +102,6 @@ void lb_pool_sweep(lb_worker_t *w, int64_t now_ms, int all) {
 
 static void upstream_closed(uv_handle_t *h) {
     lb_upstream_t *up = (lb_upstream_t *)h;
-    up->w->upstream_count--;
     lb_server_unref(up->server);
     mem_free(up);
 }
@@ -159,7 +158,6 @@ int lb_upstream_connect(lb_worker_t *w, lb_server_t *s, lb_client_t *c, lb_upstr
     up->client = c;
     up->state = LB_U_CONNECTING;
     up->creq.data = up;
-    w->upstream_count++;
     rc = uv_tcp_connect(&up->creq, &up->s.tcp, (const struct sockaddr *)&s->addr,
                         upstream_connect_cb);
     if (rc < 0) {

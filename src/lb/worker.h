@@ -184,7 +184,6 @@ struct lb_worker {
     lb_client_t *clients;
     size_t client_count;
     lb_upstream_t *idle; /* most recently pooled first */
-    size_t upstream_count;
     uv_timer_t sweep;
     uv_timer_t grace;
     uint8_t draining;
@@ -200,8 +199,8 @@ struct lb_worker {
     http_header_t headers[LB_HEADERS_LIMIT];
     http_head_t head;
     uint64_t head_seq; /* bumped by every parse into head */
-    lb_counter_t accepted;
-    lb_counter_t requests;
+    lb_counter_t accepted; /* client connections */
+    lb_counter_t requests; /* HTTP requests parsed */
 };
 
 /* Prepares worker id (not started). loop: the main loop for worker 0, NULL for its own. */

@@ -133,6 +133,7 @@ def test_admin_pages_show_every_server_and_prometheus_metrics(env):
     assert status == 200
     assert 'polis_lb_server_requests_total{backend="main",server="b0"} 5' in text
     assert 'polis_lb_server_up{backend="main",server="b1"} 1' in text
+    assert "polis_lb_requests_total 10\n" in text
     assert 'polis_lb_server_response_seconds{backend="main",server="b0",quantile="0.99"}' in text
     servers = lb.status()["backends"][0]["servers"]
     assert [s["responses"]["2xx"] for s in servers] == [5, 5]
