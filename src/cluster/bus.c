@@ -118,7 +118,7 @@ void bus_peer_drain(bus_peer_t *peer, bus_conn_t *c, buf_t *out) {
     if (peer->queue.count > 0) {
         peer->stats.writes++;
     }
-    while (peer->queue.count > 0) {
+    while (peer->queue.count > 0 && out->len < BUS_WRITE_BYTES_MAX) {
         bus_msg_t *m = queue_pop(&peer->queue);
         size_t before = out->len;
         int rc = bus_conn_encode(c, out, m->type, m->stamp, m->data, m->len);

@@ -34,6 +34,9 @@
 /* Connections accepted but not yet identified or already identified, all peers together. */
 #define BUS_INCOMING_MAX (2 * BUS_PEERS_MAX)
 
+/* A batch stops growing past this many bytes; the rest leaves with the next write. */
+#define BUS_WRITE_BYTES_MAX (1u << 20)
+
 #define BUS_QUEUE_FRAMES_DEFAULT 4096
 #define BUS_QUEUE_BYTES_DEFAULT (32u << 20)
 #define BUS_RECONNECT_MIN_MS_DEFAULT 50

@@ -124,7 +124,8 @@ struct bus {
 bus_peer_t *bus_find_peer(const bus_t *bus, uint32_t id);
 void bus_unref(bus_t *bus);
 void bus_mark_dirty(bus_t *bus);
-/* Encodes the peer's queued messages onto out under c's session key and empties the queue. */
+/* Encodes the peer's queued messages onto out under c's session key, up to about
+ * BUS_WRITE_BYTES_MAX bytes (at least one message); the rest stays queued. */
 void bus_peer_drain(bus_peer_t *peer, bus_conn_t *c, buf_t *out);
 void bus_peer_schedule_retry(bus_peer_t *peer);
 /* Called by the connection layer when the peer's outgoing connection finished its handshake. */

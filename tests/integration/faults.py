@@ -46,8 +46,9 @@ History format (written by History.write; one operation per line, whitespace-sep
 comma-separated (`-` if none); times are microseconds since the history began (monotonic);
 `complete_us` is `-` when the outcome is `unknown` (the op may take effect any time after its
 invocation); `outcome` is `ok`, `fail` (certainly had no effect) or `unknown`; `result` is the value
-read (`-` for none/nil). Tokens are percent-encoded: bytes outside [A-Za-z0-9._:/+=@-] and the
-lone token `-` as a value are written as %XX.
+read (`-` for none/nil; several values, as a set read, comma-separated). Tokens are
+percent-encoded: bytes outside [A-Za-z0-9._:/+=@-], and a value that is exactly `-`, are written
+as %XX; an empty value is written as a lone `%`.
 
 Run as a script, this module is also the delay proxy:
     python3 faults.py proxy LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS JITTER_MS
@@ -564,6 +565,7 @@ class Cluster:
         self._blocked = {}  # node -> set of source addresses it drops
         self._loss = {}     # node -> (thousandths, set of source addresses)
         self._next_proxy_port = {}
+        self._proxy_for = {}  # (src, dst, target port) -> Proxy
         self._closed = False
 
     def __enter__(self):
@@ -711,7 +713,32 @@ class Cluster:
             self._next_proxy_port[src] = listen_port + 1
         proxy = Proxy(self, src, dst, port, delay_ms, jitter_ms, listen_port)
         self.proxies.append(proxy)
+        self._proxy_for[(src, dst, port)] = proxy
         return proxy
+
+    def delay_all(self, port, delay_ms, jitter_ms=0):
+        """A delay proxy for every ordered pair of nodes towards `port` (an int, or a function
+        of the destination node); peers_for() then routes through them."""
+        for src in self.nodes:
+            for dst in self.nodes:
+                if src is not dst:
+                    self.delay_proxy(src, dst, port(dst) if callable(port) else port,
+                                     delay_ms, jitter_ms)
+        return [p for p in self.proxies if p.delay_ms == delay_ms]
+
+    def peers_for(self, node, port):
+        """The peer list "ID@HOST:PORT,..." node should be given for every other node (ID is the
+        node's index), through a delay proxy wherever one exists from node to that peer.
+        port is the peers' bus port: an int, or a function of the peer node."""
+        parts = []
+        for peer in self.nodes:
+            if peer is node:
+                continue
+            target = port(peer) if callable(port) else port
+            proxy = self._proxy_for.get((node, peer, target))
+            host, p = (proxy.host, proxy.port) if proxy else (peer.ip, target)
+            parts.append("%d@%s:%d" % (peer.index, host, p))
+        return ",".join(parts)
 
     # Cleanup
 

@@ -162,6 +162,8 @@ def test_delay_proxy_forwards_with_delay_and_partitions_still_apply(cluster):
     proxy.set_delay(150)
     assert ping_through(s) >= 0.3  # held 150 ms each way
     s.close()
+    assert cluster.peers_for(n1, PORT) == "2@127.0.0.1:%d,3@%s:%d" % (
+        proxy.port, cluster.node(3).ip, PORT)
     cluster.partition([n1], [n2])  # the proxy dials from n1's address: the partition applies
     s = n1.socket()
     s.settimeout(1.0)

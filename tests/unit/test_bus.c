@@ -251,6 +251,30 @@ static void test_messages_queued_in_one_turn_leave_in_one_write(void **state) {
     assert_int_equal(after.frames_out - before.frames_out, 300);
 }
 
+static void test_a_batch_stops_growing_past_its_byte_bound(void **state) {
+    world_t *w = *state;
+    node_start(w, 0, 0, "cap");
+    node_start(w, 1, 0, "cap");
+    link_nodes(w, 0, 1);
+    link_nodes(w, 1, 0);
+    wait_connected(w, 0, 1);
+    size_t len = BUS_WRITE_BYTES_MAX / 2 + 1024; /* two fill a batch past the bound */
+    uint8_t *p = mem_calloc(1, len);
+    bus_peer_stats_t before, after;
+    assert_int_equal(bus_stats(w->nodes[0].bus, 2, &before), 0);
+    for (uint32_t i = 0; i < 3; i++) {
+        memcpy(p, &i, sizeof i);
+        assert_int_equal(bus_send(w->nodes[0].bus, 2, TYPE_A, p, len), 0);
+    }
+    mem_free(p);
+    wait_received(w, 1, 3);
+    assert_int_equal(bus_stats(w->nodes[0].bus, 2, &after), 0);
+    assert_int_equal(after.writes - before.writes, 2);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(w->nodes[1].got[i].value, i);
+    }
+}
+
 static void test_three_buses_deliver_to_each_other(void **state) {
     world_t *w = *state;
     for (int i = 0; i < 3; i++) {
@@ -654,6 +678,7 @@ int main(void) {
         BUS_TEST(test_message_is_delivered_with_sender_type_and_payload),
         BUS_TEST(test_messages_to_one_peer_arrive_in_order),
         BUS_TEST(test_messages_queued_in_one_turn_leave_in_one_write),
+        BUS_TEST(test_a_batch_stops_growing_past_its_byte_bound),
         BUS_TEST(test_three_buses_deliver_to_each_other),
         BUS_TEST(test_receiver_clock_moves_past_the_sender_stamp),
         BUS_TEST(test_reconnects_after_peer_listener_restarts),
