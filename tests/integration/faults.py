@@ -103,7 +103,7 @@ def check_environment():
 
 
 def _run(argv, input=None, check=True, timeout=20):
-    """Runs a command, returning CompletedProcess; raises HarnessError with its stderr on failure."""
+    """Runs a command and returns its CompletedProcess; raises HarnessError when it fails."""
     p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise HarnessError("`%s` failed (%d): %s" % (" ".join(argv), p.returncode,
