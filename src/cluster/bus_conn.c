@@ -109,6 +109,9 @@ void bus_conn_close(bus_conn_t *c, const char *reason) {
             peer->out = NULL;
             if (c->state == CONN_READY) {
                 log_notice("bus", "lost connection to peer %u: %s", peer->addr.id, reason);
+            } else if (peer->attempts == 0) { /* the first failure of a run of them */
+                log_notice("bus", "cannot connect to peer %u at %s:%u: %s (retrying)",
+                           peer->addr.id, peer->addr.host, (unsigned)peer->addr.port, reason);
             } else {
                 log_debug("bus", "cannot connect to peer %u: %s", peer->addr.id, reason);
             }
