@@ -34,21 +34,24 @@ Cleanup (processes, proxies, nft tables, veths, namespaces, bridge, lock file) r
 `with` block ends, even on failure, at interpreter exit for anything still open, and for runs that
 died without cleaning up (their lock file names a dead pid) when the next run starts.
 
-History format (written by History.write; one operation per line, whitespace-separated):
+History format: the one build/polis-lincheck reads (see "History files" in docs/ARCHITECTURE.md),
+one operation per line, nine whitespace-separated fields:
 
-    # polis-history 1
-    # process op key args invoke_us complete_us outcome result
-    1 write x 5 1200 1850 ok -
-    2 read x - 1300 1900 ok 5
-    3 cas x 5,7 1400 - unknown -
+    # process op key arg1 arg2 invoke complete outcome result
+    1 write x 5 - 1200 1850 ok -
+    2 read x - - 1300 1900 ok 5
+    3 cas x 5 7 1400 - unknown -
+    4 cas x 7 9 1500 1700 ok false
 
-`process` is a client id (a process with an unknown op is never reused: use a new id); `args` are
-comma-separated (`-` if none); times are microseconds since the history began (monotonic);
-`complete_us` is `-` when the outcome is `unknown` (the op may take effect any time after its
-invocation); `outcome` is `ok`, `fail` (certainly had no effect) or `unknown`; `result` is the value
-read (`-` for none/nil; several values, as a set read, comma-separated). Tokens are
-percent-encoded: bytes outside [A-Za-z0-9._:/+=@-], and a value that is exactly `-`, are written
-as %XX; an empty value is written as a lone `%`.
+op is read, write or cas (the checker's register model; History records any op name, for other
+checkers); arg1 is the value written or the value a cas expects, arg2 the value a cas sets, `-`
+when absent; times are microseconds since the history began (monotonic); complete is `-` when the
+outcome is `unknown` (the op may take effect any time after its invocation); outcome is `ok`,
+`fail` (certainly had no effect) or `unknown`; result is the value an ok read returned (`nil` when
+the key was absent), `true`/`false` for an ok cas, else `-`. Values are percent-encoded so each is
+one token: bytes outside [A-Za-z0-9._:/+=@-] become %XX, and so does the first byte of a value
+that would read as a keyword (`-`, `nil`, `true`, `false`); an empty value is a lone `%`. Tokens are at most
+HISTORY_TOKEN_MAX bytes.
 
 Run as a script, this module is also the delay proxy:
     python3 faults.py proxy LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS JITTER_MS
@@ -72,6 +75,7 @@ HOST_OCTET = 254
 NODES_MAX = 200
 NFT_TABLE = "polis_faults"
 LOSS_SCALE = 1000  # loss fractions are applied in thousandths
+HISTORY_TOKEN_MAX = 256  # the checker's limit on one field
 
 _live_clusters = set()
 _libc = None
@@ -245,19 +249,18 @@ def _kill_namespace_processes(ns):
 
 
 def _encode(token):
-    """Percent-encodes one history token (see the module docstring)."""
-    if token is None:
-        return "-"
-    if isinstance(token, bytes):
-        raw = token
-    else:
-        raw = str(token).encode()
-    if raw == b"-":
-        return "%2D"
+    """Percent-encodes one history value (see the module docstring)."""
+    raw = token if isinstance(token, bytes) else str(token).encode()
     if raw == b"":
         return "%"  # an empty value, distinct from none
     safe = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/+=@-"
-    return "".join(chr(c) if c in safe else "%%%02X" % c for c in raw)
+    out = "".join(chr(c) if c in safe else "%%%02X" % c for c in raw)
+    if out in ("-", "nil", "true", "false"):
+        out = "%%%02X" % raw[0] + out[1:]
+    if len(out) > HISTORY_TOKEN_MAX:
+        raise HarnessError("history value longer than %d bytes once encoded: %r..."
+                           % (HISTORY_TOKEN_MAX, out[:40]))
+    return out
 
 
 class Op:
@@ -303,14 +306,19 @@ class Op:
         return False
 
     def line(self):
-        args = ",".join(_encode(a) for a in self.args) if self.args else "-"
+        args = [_encode(a) if a is not None else "-" for a in self.args] + ["-", "-"]
         complete = "-" if self.complete_us is None else str(self.complete_us)
-        if isinstance(self.result, (list, tuple, set, frozenset)):
-            result = ",".join(_encode(r) for r in self.result) or "%"
+        if self.outcome != "ok":
+            result = "-"
+        elif isinstance(self.result, bool):
+            result = "true" if self.result else "false"
+        elif self.result is None:
+            result = "nil" if self.op == "read" else "-"
         else:
             result = _encode(self.result)
-        return " ".join([_encode(self.process), _encode(self.op), _encode(self.key), args,
-                         str(self.invoke_us), complete, self.outcome or "unknown", result])
+        return " ".join([_encode(self.process), _encode(self.op), _encode(self.key), args[0],
+                         args[1], str(self.invoke_us), complete, self.outcome or "unknown",
+                         result])
 
     def __repr__(self):
         return "Op(%s)" % self.line()
@@ -328,7 +336,7 @@ class History:
     or `with history.invoke(...) as op:` which records `unknown` if the block leaves it open.
     """
 
-    HEADER = "# polis-history 1\n# process op key args invoke_us complete_us outcome result\n"
+    HEADER = "# process op key arg1 arg2 invoke complete outcome result\n"
 
     def __init__(self):
         self.t0 = time.monotonic_ns()
@@ -341,6 +349,12 @@ class History:
         return (time.monotonic_ns() - self.t0) // 1000
 
     def invoke(self, process, op, key, *args):
+        """Records the invocation of op on key by process, with at most two args (write: the
+        value; cas: expected, new). Complete the returned Op with ok(result), fail() or
+        unknown(); ok(result) takes the value read (None: the key was absent) or, for a cas,
+        True/False."""
+        if len(args) > 2:
+            raise HarnessError("an operation has at most two arguments")
         with self._lock:
             if process in self._open:
                 raise HarnessError("process %r already has an operation in flight" % (process,))

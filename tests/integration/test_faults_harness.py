@@ -193,6 +193,21 @@ def test_kill9_sigstop_sigcont_and_restart_act_on_the_node(cluster):
     assert client(cluster.node(2)).ping()  # the others were never touched
 
 
+def redis_cas(r, key, expect, new):
+    """Compare-and-set with WATCH/MULTI: True if key held expect and now holds new."""
+    with r.pipeline() as p:
+        try:
+            p.watch(key)
+            current = p.get(key)
+            if current != (expect.encode() if expect is not None else None):
+                return False
+            p.multi()
+            p.set(key, new)
+            return p.execute() is not None
+        except redis.exceptions.WatchError:
+            return False
+
+
 def test_history_is_written_in_the_checker_format(cluster, tmp_path):
     n1 = cluster.node(1)
     h = cluster.history
@@ -200,34 +215,44 @@ def test_history_is_written_in_the_checker_format(cluster, tmp_path):
     with h.invoke(1, "write", "x", "5") as op:
         r.set("x", "5")
         op.ok()
-    op = h.invoke(1, "read", "x")
-    op.ok(r.get("x").decode())
-    op = h.invoke(2, "incr", "x y", "-")  # values that need encoding
-    r.set("x y", "not a number")
+    h.invoke(1, "read", "x").ok(r.get("x").decode())
+    h.invoke(1, "read", "absent key").ok(r.get("absent key"))  # None: the key is absent
+    for expect, new in [("5", "7"), ("5", "9"), ("nil", "-")]:  # values that need encoding
+        op = h.invoke(2, "cas", "x", expect, new)
+        op.ok(redis_cas(r, "x", expect, new))
+    op = h.invoke(3, "write", "x", "oops")
     try:
-        r.incr("x y")
+        r.execute_command("SET", "x")  # wrong number of arguments: certainly no effect
         op.ok()
     except redis.exceptions.ResponseError:
         op.fail()
     n1.sigstop()
     with pytest.raises(redis.exceptions.TimeoutError):
-        with h.invoke(3, "cas", "x", "5", "7"):
-            r.set("x", "7")  # the block leaves the op open: recorded as unknown
+        with h.invoke(4, "write", "x", "8"):
+            r.set("x", "8")  # the block leaves the op open: recorded as unknown
     n1.sigcont()
     with pytest.raises(faults.HarnessError):
-        h.invoke(3, "read", "x")  # a process with an unknown op is retired
+        h.invoke(4, "read", "x")  # a process with an unknown op is retired
     path = h.write(str(tmp_path / "history.txt"))
     lines = open(path).read().splitlines()
-    assert lines[0] == "# polis-history 1"
-    assert lines[1] == "# process op key args invoke_us complete_us outcome result"
-    ops = [line.split(" ") for line in lines[2:]]
-    assert [o[:4] for o in ops] == [["1", "write", "x", "5"], ["1", "read", "x", "-"],
-                                    ["2", "incr", "x%20y", "%2D"], ["3", "cas", "x", "5,7"]]
-    assert [o[6:] for o in ops] == [["ok", "-"], ["ok", "5"], ["fail", "-"], ["unknown", "-"]]
-    for o in ops[:3]:
-        assert 0 <= int(o[4]) <= int(o[5])
-    assert int(ops[1][4]) >= int(ops[0][5])  # sequential ops of one process do not overlap
-    assert ops[3][5] == "-"
+    assert lines[0] == "# process op key arg1 arg2 invoke complete outcome result"
+    ops = [line.split(" ") for line in lines[1:]]
+    assert all(len(o) == 9 for o in ops)
+    assert [o[:5] + o[7:] for o in ops] == [
+        ["1", "write", "x", "5", "-", "ok", "-"],
+        ["1", "read", "x", "-", "-", "ok", "5"],
+        ["1", "read", "absent%20key", "-", "-", "ok", "nil"],
+        ["2", "cas", "x", "5", "7", "ok", "true"],
+        ["2", "cas", "x", "5", "9", "ok", "false"],
+        ["2", "cas", "x", "%6Eil", "%2D", "ok", "false"],
+        ["3", "write", "x", "oops", "-", "fail", "-"],
+        ["4", "write", "x", "8", "-", "unknown", "-"],
+    ]
+    for o in ops[:-1]:
+        assert 0 <= int(o[5]) <= int(o[6])
+    for before, after in zip(ops[:2], ops[1:3]):  # one process's ops never overlap
+        assert int(after[5]) >= int(before[6])
+    assert ops[-1][6] == "-"
 
 
 def test_cleanup_removes_everything_even_when_the_test_fails(tmp_path):
