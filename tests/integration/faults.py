@@ -50,8 +50,8 @@ outcome is `unknown` (the op may take effect any time after its invocation); out
 `fail` (certainly had no effect) or `unknown`; result is the value an ok read returned (`nil` when
 the key was absent), `true`/`false` for an ok cas, else `-`. Values are percent-encoded so each is
 one token: bytes outside [A-Za-z0-9._:/+=@-] become %XX, and so does the first byte of a value
-that would read as a keyword (`-`, `nil`, `true`, `false`); an empty value is a lone `%`. Tokens are at most
-HISTORY_TOKEN_MAX bytes.
+that would read as a keyword (`-`, `nil`, `true`, `false`); an empty value is a lone `%`.
+Tokens are at most HISTORY_TOKEN_MAX bytes.
 
 Run as a script, this module is also the delay proxy:
     python3 faults.py proxy LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS JITTER_MS
