@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/up.h"
+#include "lb/lb.h"
 #include "server/server.h"
 
 #define POLIS_VERSION "0.1.0"
@@ -16,6 +17,7 @@ typedef struct role {
 
 static const role_t roles[] = {
     {"server", server_main, "run a data node (Redis protocol)"},
+    {"lb", lb_main, "run the HTTP/TCP load balancer"},
     {"up", up_main, "start a local polis on this machine and print how to connect"},
 };
 

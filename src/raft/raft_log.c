@@ -1,0 +1,148 @@
+/* raft_log: the in-memory Raft log, entries since the last compaction (see raft_int.h).
+ *
+ * One contiguous array so a Ready can hand out a run of entries as one pointer. Appends are
+ * amortised O(1): the live region is slid down when the free space is at the front, the array
+ * doubles when it is full. Nothing here is proportional to the whole log except freeing. */
+#include <assert.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "raft/raft_int.h"
+
+void raft_log_init(raft_log_t *log) {
+    memset(log, 0, sizeof *log);
+}
+
+static void free_range(raft_log_t *log, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++) {
+        mem_free(log->entries[log->first + i].data);
+        log->entries[log->first + i].data = NULL;
+    }
+}
+
+void raft_log_free(raft_log_t *log) {
+    free_range(log, 0, log->count);
+    mem_free(log->entries);
+    raft_log_init(log);
+}
+
+raft_entry_t *raft_log_entry(const raft_log_t *log, uint64_t index) {
+    if (index <= log->offset || index > raft_log_last(log)) {
+        return NULL;
+    }
+    return &log->entries[log->first + (size_t)(index - log->offset - 1)];
+}
+
+uint64_t raft_log_term(const raft_log_t *log, uint64_t index) {
+    if (index == log->offset) {
+        return log->offset_term;
+    }
+    const raft_entry_t *e = raft_log_entry(log, index);
+    return e ? e->term : 0;
+}
+
+uint64_t raft_log_last_term(const raft_log_t *log) {
+    return raft_log_term(log, raft_log_last(log));
+}
+
+static void make_room(raft_log_t *log) {
+    if (log->first + log->count < log->cap) {
+        return;
+    }
+    if (log->first > 0 && log->first >= log->cap / 2) {
+        memmove(log->entries, log->entries + log->first, log->count * sizeof *log->entries);
+        log->first = 0;
+        return;
+    }
+    size_t cap = log->cap ? log->cap * 2 : 64;
+    log->entries = mem_realloc(log->entries, cap * sizeof *log->entries);
+    log->cap = cap;
+}
+
+void raft_log_append_copy(raft_log_t *log, uint64_t term, uint32_t type, const void *data,
+                          size_t len) {
+    assert(term >= raft_log_last_term(log));
+    assert(len <= RAFT_ENTRY_BYTES_MAX);
+    make_room(log);
+    raft_entry_t *e = &log->entries[log->first + log->count];
+    e->term = term;
+    e->index = raft_log_last(log) + 1;
+    e->type = type;
+    e->len = (uint32_t)len;
+    e->data = NULL;
+    if (len > 0) {
+        e->data = mem_alloc(len);
+        memcpy(e->data, data, len);
+    }
+    log->count++;
+    log->uncommitted_bytes += len;
+}
+
+void raft_log_truncate(raft_log_t *log, uint64_t index) {
+    assert(index > log->commit);
+    assert(index > log->offset);
+    uint64_t last = raft_log_last(log);
+    if (index > last) {
+        return;
+    }
+    size_t keep = (size_t)(index - log->offset - 1);
+    for (size_t i = keep; i < log->count; i++) {
+        log->uncommitted_bytes -= log->entries[log->first + i].len;
+    }
+    free_range(log, keep, log->count);
+    log->count = keep;
+    if (log->stable >= index) {
+        log->stable = index - 1;
+    }
+}
+
+void raft_log_compact(raft_log_t *log, uint64_t index) {
+    assert(index <= log->commit);
+    if (index <= log->offset) {
+        return;
+    }
+    assert(index <= raft_log_last(log));
+    uint64_t term = raft_log_term(log, index);
+    size_t drop = (size_t)(index - log->offset);
+    free_range(log, 0, drop);
+    log->first += drop;
+    log->count -= drop;
+    if (log->count == 0) {
+        log->first = 0;
+    }
+    log->offset = index;
+    log->offset_term = term;
+}
+
+void raft_log_reset(raft_log_t *log, uint64_t index, uint64_t term) {
+    free_range(log, 0, log->count);
+    log->first = 0;
+    log->count = 0;
+    log->offset = index;
+    log->offset_term = term;
+    log->uncommitted_bytes = 0;
+    log->stable = index;
+    if (log->commit < index) {
+        log->commit = index;
+    }
+}
+
+void raft_log_commit_to(raft_log_t *log, uint64_t index) {
+    assert(index <= raft_log_last(log));
+    if (index <= log->commit) {
+        return;
+    }
+    uint64_t from = log->commit + 1 > log->offset + 1 ? log->commit + 1 : log->offset + 1;
+    for (uint64_t i = from; i <= index; i++) {
+        log->uncommitted_bytes -= raft_log_entry(log, i)->len;
+    }
+    log->commit = index;
+}
+
+uint64_t raft_log_find_conflict_hint(const raft_log_t *log, uint64_t index, uint64_t term) {
+    uint64_t i = index < raft_log_last(log) ? index : raft_log_last(log);
+    while (i > log->offset && raft_log_term(log, i) > term) {
+        i--;
+    }
+    return i;
+}
