@@ -478,10 +478,20 @@ int repl_group_process(repl_group_t *g) {
         raft_ready(g->raft, &rd);
         handled++;
         learn_members(g, &rd);
+        bool applied = false;
         if (rd.send_early) {
             send_messages(g, &rd); /* followers write while this leader writes */
             if (g->bus) {
                 bus_flush(g->bus);
+            }
+            if (rd.committed_count > 0 && rd.entries_count > 0) {
+                /* Committed means durable on a majority already: the replies need not wait
+                 * for this leader's disk write of the new entries. */
+                apply_committed(g, &rd);
+                applied = true;
+                if (g->o.sm.flush) {
+                    g->o.sm.flush(g->o.sm.ctx);
+                }
             }
         }
         int rc = persist_ready(g, &rd);
@@ -502,7 +512,9 @@ int repl_group_process(repl_group_t *g) {
                 bus_flush(g->bus); /* acknowledgements leave before the applying below */
             }
         }
-        apply_committed(g, &rd);
+        if (!applied) {
+            apply_committed(g, &rd);
+        }
         queue_read_states(g, &rd);
         raft_advance(g->raft, &rd);
         release_reads(g);

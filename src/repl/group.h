@@ -58,6 +58,10 @@ typedef struct repl_sm {
     void (*read_ready)(void *ctx, uint64_t read_ctx);
     /* The role, the known leader (0: none) or the term changed. */
     void (*role_changed)(void *ctx, int role, uint64_t leader, uint64_t term);
+    /* May be NULL. Called on a leader after it applied committed entries and before it writes
+     * new ones to disk: the node may send the replies those entries produced now (committed
+     * entries are durable on a majority, whatever this disk write does). */
+    void (*flush)(void *ctx);
 } repl_sm_t;
 
 typedef struct repl_group_options {
@@ -98,6 +102,8 @@ void repl_group_set_bus(repl_group_t *g, bus_t *bus);
 int repl_group_receive(repl_group_t *g, uint64_t from, const uint8_t *raft, size_t len);
 
 /* Handles every Ready (see the file comment); call before sleeping, after the turn's proposals.
+ * A leader applies the entries a Ready commits before writing that Ready's new entries (they
+ * are durable on a majority already), so its replies need not wait for its own fsync.
  * Returns how many Readies were handled. */
 int repl_group_process(repl_group_t *g);
 

@@ -152,6 +152,15 @@ static void sm_apply(void *ctx, const raft_entry_t *e) {
     pending_done(c);
 }
 
+/* Replies to committed writes leave before the leader's own disk write of new entries, when
+ * the commit runs from the before-sleep hook (not from inside a command: eviction commits). */
+static void sm_flush(void *ctx) {
+    server_t *s = ctx;
+    if (s->flush_in_commit) {
+        clients_flush(s);
+    }
+}
+
 /* ---- opening ---- */
 
 int durable_open(server_t *s, char *err, size_t err_size) {
@@ -173,7 +182,8 @@ int durable_open(server_t *s, char *err, size_t err_size) {
         .async_commit = s->config.replication == REPLICATION_ASYNC,
         .seed = s->rng ^ s->node_id,
         .bus = s->bus,
-        .sm = {s, sm_load, sm_dump, sm_clear, sm_apply, replica_read_ready, replica_role_changed},
+        .sm = {s, sm_load, sm_dump, sm_clear, sm_apply, replica_read_ready, replica_role_changed,
+               sm_flush},
     };
     s->term_since_ms = time_mono_ms();
     return repl_group_open(&o, &s->group, err, err_size);
@@ -285,6 +295,7 @@ static void idle_cb(uv_idle_t *idle) {
 void server_before_sleep(server_t *s) {
     /* Each round commits what the previous one proposed, then runs the commands that waited
      * for it; a pipeline alternating writes and reads needs one round per alternation. */
+    s->flush_in_commit = 1;
     for (int round = 0; round < COMMIT_ROUNDS_MAX; round++) {
         server_commit(s);
         if (s->resume.len == 0) {
@@ -294,6 +305,7 @@ void server_before_sleep(server_t *s) {
     }
     replica_issue_reads(s);
     server_commit(s);
+    s->flush_in_commit = 0;
     replica_check_blocked(s, time_mono_ms());
     clients_flush(s);
     if (s->bus) {

@@ -224,6 +224,7 @@ struct server {
     buf_t records; /* the record being proposed */
     buf_t scratch; /* one bus message being encoded */
     int in_commit; /* server_commit is running (it must not nest) */
+    int flush_in_commit; /* commits run from the before-sleep hook: replies may leave early */
     /* replication (replica.c, forward.c) */
     uint64_t node_id;
     uint64_t incarnation; /* random per start: forwarded client ids are unique with it */

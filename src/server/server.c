@@ -3,6 +3,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +287,10 @@ int server_main(int argc, char **argv) {
     }
     /* Count libuv's own allocations too, so used_memory is what the process holds. */
     uv_replace_allocator(mem_alloc, mem_realloc, mem_calloc, mem_free);
+    /* Buffers of a megabyte or so (bus batches, large replies) come and go every loop turn:
+     * served from the heap instead of fresh mmaps, they cost no page faults each time. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     signal(SIGPIPE, SIG_IGN);
     server_t *s = mem_calloc(1, sizeof *s);
     char err[CONFIG_ERR_MAX * 2];
