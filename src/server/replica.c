@@ -114,7 +114,7 @@ static const repl_member_t *static_peer(const server_t *s, uint64_t id) {
  * not (this node joins a running group), this node alone without --peers. */
 static void choose_founders(server_t *s) {
     s->founders_count = 0;
-    if (s->static_peer_count == 0 || has_old_log(s)) {
+    if (s->static_peer_count == 0) {
         s->founders[s->founders_count++] = s->node_id;
         return;
     }
@@ -146,9 +146,24 @@ static int identity_setup(server_t *s, char *err, size_t err_size) {
     }
     if (found) {
         s->node_id = stored;
+        if (s->founders_count == 1 && s->static_peer_count > 0 &&
+            (s->static_peer_count > 1 || s->static_peers[0].id != s->node_id)) {
+            log_warning("repl", "%s was founded as a group of one: --peers only gives "
+                                "addresses now (add members with POLIS.GROUP ADD)",
+                        s->config.dir);
+        }
         return 0;
     }
     s->node_id = s->config.id ? (uint64_t)s->config.id : 1;
+    if (has_old_log(s) && s->static_peer_count > 0) {
+        /* Its log was committed by one node alone; read under another founding group it
+         * could be overwritten, or serve beside a second group. Growing goes through ADD. */
+        snprintf(err, err_size,
+                 "%s holds the log of a single node: start it without --peers, then add the "
+                 "other nodes with POLIS.GROUP ADD",
+                 s->config.dir);
+        return -EINVAL;
+    }
     choose_founders(s);
     int rc = identity_save(s);
     if (rc < 0) {

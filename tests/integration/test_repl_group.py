@@ -1,6 +1,7 @@
 """A 3-replica group on loopback: election, INFO replication, writes and reads through any node,
 READONLY/READWRITE, WAIT, per-client order through a follower (docs/ARCHITECTURE.md,
 "Replication")."""
+import os
 import subprocess
 import time
 
@@ -144,6 +145,21 @@ def test_group_status_reports_members(group):
         i for i in group.nodes if i != fields[b"node_id"])
     help_lines = leader.client().execute_command("POLIS.GROUP", "HELP")
     assert any(b"TRANSFER" in line for line in help_lines)
+
+
+def test_a_single_nodes_log_is_not_reread_as_a_groups(tmp_path, polis_factory):
+    node = polis_factory(name="solo")
+    node.client().set("old", "1")
+    node.stop()
+    os.remove(os.path.join(node.dir, "polis-node"))  # as a directory from before replication
+    out = subprocess.run([POLIS, "server", "--port", str(node.port), "--dir", node.dir,
+                          "--peers", "1@127.0.0.1:%d,2@127.0.0.1:%d" % (node.port + 10000,
+                                                                        node.port + 10001)],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode != 0 and "holds the log of a single node" in out.stderr
+    node.start()  # alone it starts, with its data, as a group of one
+    assert node.client().get("old") == b"1"
+    assert node.client().info("replication")["voters"] == 1
 
 
 def test_start_is_refused_without_secret_for_remote_peers_and_for_caches(tmp_path):
