@@ -114,7 +114,8 @@ static int restore_check(const raft_t *r, const raft_hard_state_t *hs, const raf
     }
     if (snap && (snap->meta.index == 0 || snap->meta.term == 0 ||
                  snap->meta.index > RAFT_INDEX_MAX || snap->meta.term > RAFT_TERM_MAX ||
-                 raft_conf_validate(&snap->meta.conf) != 0 || (snap->len && !snap->data))) {
+                 raft_conf_validate(&snap->meta.conf) != 0 ||
+                 (snap->len && !snap->data && !r->cfg.snapshot_external))) {
         return -EINVAL;
     }
     uint64_t expect = 0;
@@ -143,9 +144,12 @@ int raft_restore(raft_t *r, const raft_hard_state_t *hs, const raft_snapshot_t *
         return rc;
     }
     if (snap) {
-        char *copy = mem_alloc(snap->len ? snap->len : 1);
-        if (snap->len) {
-            memcpy(copy, snap->data, snap->len);
+        char *copy = NULL;
+        if (!r->cfg.snapshot_external) {
+            copy = mem_alloc(snap->len ? snap->len : 1);
+            if (snap->len) {
+                memcpy(copy, snap->data, snap->len);
+            }
         }
         r->snapshot.meta = snap->meta;
         r->snapshot.data = copy;
@@ -353,6 +357,9 @@ static void tick_leader(raft_t *r) {
 void raft_tick(raft_t *r) {
     assert(r);
     assert(!r->ready_outstanding);
+    if (r->reset_needed) {
+        return;
+    }
     if (r->role == RAFT_LEADER) {
         tick_leader(r);
         return;
@@ -524,6 +531,9 @@ int raft_step(raft_t *r, const raft_msg_t *m) {
         r->stats.messages_invalid++;
         return -EINVAL;
     }
+    if (r->reset_needed) {
+        return 0;
+    }
     if (m->term > r->term && !step_higher_term(r, m)) {
         return 0;
     }
@@ -589,6 +599,9 @@ int raft_propose_conf_change(raft_t *r, int type, uint64_t node, const void *con
     if (r->conf_index > r->log.commit || raft_log_term(&r->log, r->log.commit) != r->term) {
         return RAFT_ECONFPENDING;
     }
+    if (r->log.offset > r->snapshot.meta.index) {
+        return RAFT_ESNAPSHOT; /* a new member could need forgotten entries */
+    }
     raft_conf_t next;
     int rc = raft_conf_apply_change(&r->conf, type, node, &next);
     if (rc != 0) {
@@ -640,4 +653,30 @@ int raft_transfer_leader(raft_t *r, uint64_t target) {
         raft_repl_send_timeout_now(r, target);
     }
     return 0;
+}
+
+int raft_forget(raft_t *r, uint64_t index) {
+    assert(r);
+    assert(!r->ready_outstanding);
+    if (r->conf.voters_count != 1 || r->conf.learners_count != 0 || r->conf.voters[0] != r->id) {
+        return -EPERM;
+    }
+    if (index > r->log.applied || index > r->log.stable) {
+        return -EINVAL;
+    }
+    if (index <= r->log.offset) {
+        return 0;
+    }
+    /* The configuration at index becomes the base: the entries that made it are dropped. */
+    raft_conf_t conf;
+    raft_conf_at(r, index, &conf);
+    raft_log_compact(&r->log, index);
+    r->base_conf = conf;
+    r->base_index = index;
+    return 0;
+}
+
+bool raft_needs_reset(const raft_t *r) {
+    assert(r);
+    return r->reset_needed;
 }

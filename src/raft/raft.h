@@ -50,6 +50,7 @@
 #define RAFT_ENOTLEADER (-1001)   /* this node is not the leader (raft_status.leader hints) */
 #define RAFT_ETRANSFER (-1002)    /* a leadership transfer is in progress */
 #define RAFT_ECONFPENDING (-1003) /* a conf change is uncommitted, or no entry of this term is */
+#define RAFT_ESNAPSHOT (-1004)    /* entries were forgotten (raft_forget): take a snapshot first */
 
 enum raft_role { RAFT_FOLLOWER = 0, RAFT_PRE_CANDIDATE, RAFT_CANDIDATE, RAFT_LEADER };
 
@@ -193,6 +194,17 @@ typedef struct raft_config {
     uint64_t apply_bytes_max;       /* committed entry bytes per Ready (at least one entry) */
     uint64_t uncommitted_bytes_max; /* proposals are refused (-ENOBUFS) past this */
     uint64_t log_keep_entries;      /* raft_compact keeps this many entries before the snapshot */
+    /* Asynchronous replication: the leader commits its entries as soon as it holds them durably,
+     * without waiting for a quorum, so it may lose its last writes on failover. A node whose
+     * log then conflicts with a new leader's at or below its commit index (it applied entries
+     * the group lost) stops and reports raft_needs_reset instead of refusing the leader. Every
+     * member of a group must use the same setting. */
+    bool async_commit;
+    /* The node keeps the snapshot's bytes (in a file): raft_compact and raft_restore take only
+     * its length (data NULL), SNAPSHOT messages come out with chunk == NULL and the node fills
+     * chunk_len bytes from snapshot_offset of the snapshot at snapshot.index before encoding,
+     * and a received snapshot's bytes are freed once the Ready handing them out is advanced. */
+    bool snapshot_external;
 } raft_config_t;
 
 /* Counters, for tests, the simulator's coverage report and INFO. */
@@ -214,6 +226,7 @@ typedef struct raft_stats {
     uint64_t reads_served_remote; /* ReadIndex answered for a follower's request */
     uint64_t messages_invalid;    /* stepped messages refused as malformed */
     uint64_t retransmits;         /* a follower's pipeline restarted after a stall */
+    uint64_t resets_needed;       /* async_commit: applied state found diverged */
 } raft_stats_t;
 
 typedef struct raft_status {
@@ -231,7 +244,9 @@ typedef struct raft_status {
     uint64_t snapshot_term;
     uint64_t conf_index; /* index of the entry that made the configuration (0: founding) */
     uint64_t transfer_target;
-    raft_conf_t conf; /* the latest configuration in the log (in force on append) */
+    raft_conf_t conf;   /* the latest configuration in the log (in force on append) */
+    uint64_t log_bytes; /* payload bytes of the entries held in memory */
+    bool reset_needed;  /* see raft_needs_reset */
     raft_stats_t stats;
 } raft_status_t;
 
@@ -320,6 +335,19 @@ void raft_advance(raft_t *r, const raft_ready_t *rd);
  * 0, -EALREADY (index <= current snapshot), -EINVAL (index > applied). */
 int raft_compact(raft_t *r, uint64_t index, const void *data, size_t len,
                  raft_snapshot_meta_t *meta_out);
+
+/* Drops the entries up to index (applied and persisted) from memory without a snapshot. Only
+ * for a group whose one member is this node: nobody else can need them, and a restart reads
+ * them back from the durable log. Until a snapshot covers the forgotten entries (raft_compact),
+ * membership changes are refused with RAFT_ESNAPSHOT, so no member can ever need them.
+ * 0, -EPERM (other members), -EINVAL (index beyond applied or persisted). */
+int raft_forget(raft_t *r, uint64_t index);
+
+/* True when, under async_commit, this node found that it applied entries the group's log no
+ * longer holds: the core then ignores every input, and the node must discard its state
+ * machine, snapshot and log (keeping the term and vote of raft_get_status), and start a new
+ * instance with an empty log that catches up from the leader. */
+bool raft_needs_reset(const raft_t *r);
 
 void raft_get_status(const raft_t *r, raft_status_t *status);
 /* The leader's view of member id. 0, -ENOENT (not a member), RAFT_ENOTLEADER. */

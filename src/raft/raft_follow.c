@@ -41,8 +41,63 @@ static uint64_t first_new_entry(const raft_t *r, const raft_msg_t *m, bool *conf
     return 0;
 }
 
+static void need_reset(raft_t *r) {
+    r->reset_needed = true;
+    r->stats.resets_needed++;
+}
+
+/* Whether, under async_commit, the leader's term for `index` contradicts an entry this node
+ * already committed (and applied). Positions whose term is unknown here (compacted into the
+ * snapshot, or beyond the log) cannot be compared. */
+static bool diverged_at(const raft_t *r, uint64_t index, uint64_t term) {
+    if (index > r->log.commit || index < r->log.offset) {
+        return false;
+    }
+    uint64_t mine = raft_log_term(&r->log, index);
+    return (mine != 0 || index == 0) && mine != term;
+}
+
+/* Async replication: a leader may have committed entries that no other node holds, so a new
+ * leader's log may disagree with what this node applied. Every position of m at or below the
+ * commit index is compared; a difference means this node's state diverged and it must be
+ * reset (raft_needs_reset). Returns the message to follow normally, which then starts at or
+ * above the log's offset, or NULL when m was answered here. By log matching, agreement at one
+ * position means agreement on everything before it. */
+static const raft_msg_t *async_check(raft_t *r, const raft_msg_t *m, raft_msg_t *shifted) {
+    if (diverged_at(r, m->index, m->log_term)) {
+        need_reset(r);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < m->entries_count; i++) {
+        if (diverged_at(r, m->entries[i].index, m->entries[i].term)) {
+            need_reset(r);
+            return NULL;
+        }
+    }
+    if (m->index >= r->log.offset) {
+        return m;
+    }
+    uint64_t last_new = m->index + m->entries_count;
+    if (last_new <= r->log.offset) {
+        ack(r, m->from, last_new); /* all below our snapshot: nothing to compare or add */
+        return NULL;
+    }
+    /* The part at and below the offset is in our snapshot (and matched at the offset). */
+    uint32_t skip = (uint32_t)(r->log.offset - m->index);
+    *shifted = *m;
+    shifted->index = r->log.offset;
+    shifted->log_term = m->entries[skip - 1].term;
+    shifted->entries = m->entries + skip;
+    shifted->entries_count = m->entries_count - skip;
+    return shifted;
+}
+
 static void follow_append(raft_t *r, const raft_msg_t *m) {
-    if (m->index < r->log.commit) {
+    raft_msg_t shifted;
+    if (r->cfg.async_commit && !(m = async_check(r, m, &shifted))) {
+        return;
+    }
+    if (m->index < r->log.commit && !r->cfg.async_commit) {
         ack(r, m->from, r->log.commit);
         return;
     }
@@ -53,7 +108,8 @@ static void follow_append(raft_t *r, const raft_msg_t *m) {
     bool conflict;
     uint64_t from = first_new_entry(r, m, &conflict);
     if (conflict && from <= r->log.commit) {
-        /* Only a peer violating Raft can ask to overwrite a committed entry. */
+        /* Only a peer violating Raft can ask to overwrite a committed entry (async_check has
+         * already turned that case into a reset under async_commit). */
         r->stats.messages_invalid++;
         return;
     }
@@ -105,11 +161,27 @@ static void snapshot_progress(raft_t *r, const raft_msg_t *m, uint64_t expected,
 }
 
 /* Replaces the log and the state machine's base with the received snapshot. */
+/* A snapshot at or below the commit index: nothing to install. Under async_commit it is also
+ * a point to compare (its last entry must match ours), and the acknowledgement says only what
+ * was compared. Returns false when the snapshot is not older than the commit index. */
+static bool snapshot_is_old(raft_t *r, uint64_t from, const raft_snapshot_meta_t *meta) {
+    if (meta->index > r->log.commit) {
+        return false;
+    }
+    recv_reset(r);
+    if (!r->cfg.async_commit) {
+        ack(r, from, r->log.commit);
+    } else if (diverged_at(r, meta->index, meta->term)) {
+        need_reset(r);
+    } else {
+        ack(r, from, meta->index);
+    }
+    return true;
+}
+
 static void install(raft_t *r, uint64_t from) {
     const raft_snapshot_meta_t *meta = &r->recv_meta;
-    if (meta->index <= r->log.commit) {
-        ack(r, from, r->log.commit);
-        recv_reset(r);
+    if (snapshot_is_old(r, from, meta)) {
         return;
     }
     if (raft_log_term(&r->log, meta->index) == meta->term) {
@@ -140,9 +212,7 @@ static bool recv_matches(const raft_t *r, const raft_msg_t *m) {
 }
 
 static void follow_snapshot(raft_t *r, const raft_msg_t *m) {
-    if (m->snapshot.index <= r->log.commit) {
-        recv_reset(r);
-        ack(r, m->from, r->log.commit);
+    if (snapshot_is_old(r, m->from, &m->snapshot)) {
         return;
     }
     if (!recv_matches(r, m)) {

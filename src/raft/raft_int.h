@@ -33,6 +33,7 @@ typedef struct raft_log {
     uint64_t applied;           /* last index the node acknowledged applying */
     uint64_t applying;          /* last index handed out in the outstanding Ready */
     uint64_t uncommitted_bytes; /* payload bytes of entries after commit */
+    uint64_t bytes;             /* payload bytes of every held entry */
 } raft_log_t;
 
 typedef struct raft_progress {
@@ -109,6 +110,7 @@ struct raft {
     size_t read_states_cap;
 
     raft_hard_state_t persisted_hs;
+    bool reset_needed; /* async_commit: this node's applied state diverged (raft_needs_reset) */
     uint64_t reported_leader;
     int reported_role;
     bool ready_outstanding;

@@ -15,6 +15,7 @@ void raft_log_init(raft_log_t *log) {
 
 static void free_range(raft_log_t *log, size_t from, size_t to) {
     for (size_t i = from; i < to; i++) {
+        log->bytes -= log->entries[log->first + i].len;
         mem_free(log->entries[log->first + i].data);
         log->entries[log->first + i].data = NULL;
     }
@@ -76,6 +77,7 @@ void raft_log_append_copy(raft_log_t *log, uint64_t term, uint32_t type, const v
     }
     log->count++;
     log->uncommitted_bytes += len;
+    log->bytes += len;
 }
 
 void raft_log_truncate(raft_log_t *log, uint64_t index) {

@@ -25,6 +25,9 @@ static uint64_t apply_from(const raft_t *r) {
 bool raft_has_ready(raft_t *r) {
     assert(r);
     assert(!r->ready_outstanding);
+    if (r->reset_needed) {
+        return false;
+    }
     return hard_state_changed(r) || r->leader != r->reported_leader ||
            r->role != r->reported_role || r->snapshot_pending ||
            r->log.stable < raft_log_last(&r->log) || r->msgs_count > 0 ||
@@ -96,6 +99,10 @@ void raft_advance(raft_t *r, const raft_ready_t *rd) {
     }
     if (rd->snapshot) {
         r->snapshot_pending = false;
+        if (r->cfg.snapshot_external) {
+            mem_free((void *)r->snapshot.data); /* the node holds it now */
+            r->snapshot.data = NULL;
+        }
     }
     if (rd->hard_state_changed) {
         r->persisted_hs = rd->hard_state;
@@ -119,18 +126,24 @@ int raft_compact(raft_t *r, uint64_t index, const void *data, size_t len,
                  raft_snapshot_meta_t *meta_out) {
     assert(r);
     assert(!r->ready_outstanding);
-    if (index <= r->snapshot.meta.index || index <= r->base_index) {
+    /* index == base_index is allowed after raft_forget moved the base past the snapshot. */
+    if (index <= r->snapshot.meta.index || index < r->base_index) {
         return -EALREADY;
     }
-    if (index > r->log.applied || (len && !data) || len > RAFT_SNAPSHOT_BYTES_MAX) {
+    bool external = r->cfg.snapshot_external;
+    if (index > r->log.applied || (len && !data && !external) || (external && data) ||
+        len > RAFT_SNAPSHOT_BYTES_MAX) {
         return -EINVAL;
     }
     raft_snapshot_meta_t meta = {.index = index, .term = raft_log_term(&r->log, index)};
     assert(meta.term > 0);
     raft_conf_at(r, index, &meta.conf);
-    char *copy = mem_alloc(len ? len : 1);
-    if (len) {
-        memcpy(copy, data, len);
+    char *copy = NULL;
+    if (!external) {
+        copy = mem_alloc(len ? len : 1);
+        if (len) {
+            memcpy(copy, data, len);
+        }
     }
     mem_free((void *)r->snapshot.data);
     r->snapshot.meta = meta;

@@ -93,7 +93,7 @@ static void send_chunk(raft_t *r, raft_progress_t *pr) {
     m->snapshot = snap->meta;
     m->snapshot_size = snap->len;
     m->snapshot_offset = pr->snap_offset;
-    m->chunk = snap->data + pr->snap_offset;
+    m->chunk = r->cfg.snapshot_external ? NULL : snap->data + pr->snap_offset;
     m->chunk_len = len;
     m->commit = r->log.commit;
     pr->snap_sent = true;
@@ -236,7 +236,9 @@ void raft_repl_maybe_commit(raft_t *r) {
         return;
     }
     sort_desc(match, n);
-    uint64_t index = match[raft_conf_quorum(&r->conf) - 1];
+    /* Async replication commits what the leader itself holds durably (advance sets its own
+     * progress); sync replication what a quorum holds. */
+    uint64_t index = r->cfg.async_commit ? r->log.stable : match[raft_conf_quorum(&r->conf) - 1];
     if (index <= r->log.commit || raft_log_term(&r->log, index) != r->term) {
         return;
     }
@@ -254,6 +256,11 @@ void raft_repl_send_timeout_now(raft_t *r, uint64_t target) {
 }
 
 static void on_reject(raft_t *r, raft_progress_t *pr, const raft_msg_t *m) {
+    if (r->cfg.async_commit && m->reject_hint < pr->match) {
+        /* Async replication: the member was reset (raft_needs_reset) and no longer holds what
+         * it acknowledged. (A delayed old rejection lowers match too: only a resend.) */
+        pr->match = m->reject_hint;
+    }
     if (pr->state == RAFT_PROGRESS_REPLICATE && m->index <= pr->match) {
         return; /* stale: that append was answered already */
     }

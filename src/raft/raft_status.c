@@ -23,6 +23,8 @@ void raft_get_status(const raft_t *r, raft_status_t *st) {
     st->conf_index = r->conf_index;
     st->transfer_target = r->transfer_target;
     st->conf = r->conf;
+    st->log_bytes = r->log.bytes;
+    st->reset_needed = r->reset_needed;
     st->stats = r->stats;
 }
 
@@ -73,7 +75,7 @@ static int check_log(const raft_t *r, char *err, size_t err_size) {
           (unsigned long long)log->applied, (unsigned long long)log->commit);
     CHECK(log->stable <= last, "stable beyond the log");
     CHECK(r->base_index >= log->offset && r->base_index <= log->commit, "base index misplaced");
-    uint64_t prev_term = log->offset_term, uncommitted = 0;
+    uint64_t prev_term = log->offset_term, uncommitted = 0, bytes = 0;
     for (uint64_t i = log->offset + 1; i <= last; i++) {
         const raft_entry_t *e = raft_log_entry(log, i);
         CHECK(e->index == i, "entry at %llu says index %llu", (unsigned long long)i,
@@ -81,12 +83,15 @@ static int check_log(const raft_t *r, char *err, size_t err_size) {
         CHECK(e->term >= prev_term && e->term <= r->term, "entry %llu has term %llu",
               (unsigned long long)i, (unsigned long long)e->term);
         prev_term = e->term;
+        bytes += e->len;
         if (i > log->commit) {
             uncommitted += e->len;
         }
     }
     CHECK(uncommitted == log->uncommitted_bytes, "uncommitted bytes %llu, counted %llu",
           (unsigned long long)log->uncommitted_bytes, (unsigned long long)uncommitted);
+    CHECK(bytes == log->bytes, "log bytes %llu, counted %llu", (unsigned long long)log->bytes,
+          (unsigned long long)bytes);
     return 0;
 }
 

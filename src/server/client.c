@@ -36,14 +36,37 @@ void client_mark_output(client_t *c) {
     client_vec_push(&c->srv->flush, c, &c->flush_slot);
 }
 
-static void free_client_cb(uv_handle_t *h) {
-    client_t *c = h->data;
+static void client_free(client_t *c) {
     buf_free(&c->query);
     buf_free(&c->out);
     buf_free(&c->sending);
     resp_parser_free(&c->parser);
     mem_free(c->name);
     mem_free(c);
+}
+
+static void free_client_cb(uv_handle_t *h) {
+    client_free(h->data);
+}
+
+void clients_free_dead(server_t *s) {
+    for (size_t i = 0; i < s->dead.len; i++) {
+        client_free(s->dead.items[i]);
+    }
+    s->dead.len = 0;
+}
+
+/* Unlinks c from the list it is in (s->clients, or s->virtuals for a virtual client). */
+static void client_unlink(server_t *s, client_t *c) {
+    client_t **head = (c->flags & CLIENT_VIRTUAL) ? &s->virtuals : &s->clients;
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        *head = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
 }
 
 void client_close(client_t *c) {
@@ -54,26 +77,43 @@ void client_close(client_t *c) {
     c->flags |= CLIENT_CLOSING;
     /* Its proposed writes still commit; nobody is left to answer. */
     for (size_t i = 0; c->pending_writes && i < s->pending_len; i++) {
-        if (s->pending[i].client == c) {
-            s->pending[i].client = NULL;
+        pending_write_t *p = &s->pending[s->pending_head + i];
+        if (p->client == c) {
+            p->client = NULL;
             c->pending_writes--;
         }
     }
+    forward_client_closed(c);
     client_vec_remove(&s->flush, &c->flush_slot);
     client_vec_remove(&s->resume, &c->resume_slot);
+    client_vec_remove(&s->leader_waiters, &c->leader_slot);
+    client_vec_remove(&s->read_waiters, &c->read_slot);
+    client_vec_remove(&s->blocked, &c->block_slot);
+    client_vec_remove(&s->forwarders, &c->fwd_slot);
     if (s->cron_cursor == c) {
         s->cron_cursor = c->next;
     }
-    if (c->prev) {
-        c->prev->next = c->next;
-    } else {
-        s->clients = c->next;
-    }
-    if (c->next) {
-        c->next->prev = c->prev;
+    client_unlink(s, c);
+    client_map_del(&s->client_map, 0, c->id);
+    if (c->flags & CLIENT_VIRTUAL) {
+        if (client_map_get(&s->client_map, c->origin, c->origin_client) == c) {
+            client_map_del(&s->client_map, c->origin, c->origin_client);
+        }
+        s->virtual_count--;
+        size_t slot = 0;
+        client_vec_push(&s->dead, c, &slot); /* freed after this turn: callers may hold it */
+        return;
     }
     s->client_count--;
     uv_close((uv_handle_t *)&c->tcp, free_client_cb);
+}
+
+void client_reply_done(client_t *c) {
+    c->replies_done++;
+    client_mark_output(c);
+    if (client_outstanding(c) == 0 && (c->flags & CLIENT_WAITING)) {
+        client_vec_push(&c->srv->resume, c, &c->resume_slot);
+    }
 }
 
 /* How much to make room for before a read: a chunk, or the rest of a large bulk at once. */
@@ -128,6 +168,7 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *b) {
         return;
     }
     c->query.len += (size_t)n;
+    c->read_total += (uint64_t)n;
     c->last_ms = (int64_t)uv_now(&s->loop);
     s->stats.net_input_bytes += (uint64_t)n;
     if ((long long)(c->query.len - c->query_pos) > s->config.client_query_buffer_limit) {
@@ -209,7 +250,7 @@ void client_process_input(client_t *c) {
             break;
         }
         if (rc == RESP_ERROR) {
-            if (c->pending_writes) {
+            if (client_outstanding(c)) {
                 c->held = HELD_ERROR; /* its reply comes after theirs */
                 c->flags |= CLIENT_WAITING;
             } else {
@@ -217,6 +258,7 @@ void client_process_input(client_t *c) {
             }
             break;
         }
+        c->reply_deferred = 0;
         if (c->parser.argc > 0 && dispatch(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) {
             resp_parser_hold(&c->parser, c->query.data + c->query_pos);
             c->held = HELD_COMMAND;
@@ -224,7 +266,11 @@ void client_process_input(client_t *c) {
             c->flags |= CLIENT_WAITING;
             break;
         }
+        if (c->parser.argc > 0 && !c->reply_deferred) {
+            c->replies_done++; /* answered at once (a deferred reply counts when it comes) */
+        }
         c->query_pos += used;
+        c->consumed_total += used;
     }
     if (c->query_pos == c->query.len && !(c->flags & CLIENT_CLOSING)) {
         c->query.len = 0;
@@ -238,7 +284,7 @@ void client_process_input(client_t *c) {
 
 /* After the client's EOF: nothing left to run or to answer. */
 static int client_done(const client_t *c) {
-    return (c->flags & CLIENT_EOF) && !c->pending_writes && !c->held &&
+    return (c->flags & CLIENT_EOF) && !client_outstanding(c) && !c->held &&
            !(c->flags & (CLIENT_WAITING | CLIENT_READ_PAUSED | CLIENT_WRITING)) && c->out.len == 0;
 }
 
@@ -261,6 +307,13 @@ static void write_cb(uv_write_t *req, int status) {
 /* One write per turn: as much as the socket takes now, the rest through uv_write. */
 static void client_write(client_t *c) {
     if (c->flags & (CLIENT_CLOSING | CLIENT_WRITING)) {
+        return;
+    }
+    if (c->flags & CLIENT_VIRTUAL) {
+        forward_send_replies(c);
+        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+            client_close(c);
+        }
         return;
     }
     if (c->out.len == 0) {
@@ -354,6 +407,7 @@ void client_on_connection(uv_stream_t *listener, int status) {
     }
     s->clients = c;
     s->client_count++;
+    client_map_put(&s->client_map, 0, c->id, c);
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 

@@ -227,7 +227,11 @@ void node_command_help(client_t *c, int argc, const slice_t *argv) {
 
 /* ---- CONFIG ---- */
 
-static int matches_any(const char *name, int argc, const slice_t *argv) {
+static int matches_any(const config_option_t *o, int argc, const slice_t *argv) {
+    const char *name = o->name;
+    if (o->flags & CONFIG_SECRET) {
+        return 0;
+    }
     for (int i = 2; i < argc; i++) {
         if (glob_match(argv[i].ptr, argv[i].len, name, strlen(name), 1)) {
             return 1;
@@ -241,13 +245,13 @@ void node_config_get(client_t *c, int argc, const slice_t *argv) {
     const server_config_t *cfg = &c->srv->config;
     size_t n = 0;
     for (size_t i = 0; i < config_option_count; i++) {
-        n += (size_t)matches_any(config_options[i].name, argc, argv);
+        n += (size_t)matches_any(&config_options[i], argc, argv);
     }
     reply_map(&r, n);
     buf_t value;
     buf_init(&value);
     for (size_t i = 0; i < config_option_count; i++) {
-        if (matches_any(config_options[i].name, argc, argv)) {
+        if (matches_any(&config_options[i], argc, argv)) {
             buf_clear(&value);
             config_format(cfg, &config_options[i], &value);
             reply_bulk_cstr(&r, config_options[i].name);
@@ -395,13 +399,12 @@ void node_time(client_t *c, int argc, const slice_t *argv) {
 /* ---- SAVE, BGSAVE, LASTSAVE, SHUTDOWN ---- */
 
 static int snapshot(server_t *s, reply_t *r, int background) {
-    if (!s->persist) {
+    if (!s->group) {
         reply_error(r, "ERR persistence is off: there is no log to snapshot");
         return -1;
     }
-    server_commit(s); /* a snapshot must cover every record appended so far */
-    int rc =
-        background ? persist_snapshot_background(s->persist) : persist_snapshot_now(s->persist);
+    server_commit(s); /* what this turn proposed is applied if it can be */
+    int rc = repl_group_snapshot(s->group, background);
     if (rc == -EBUSY) {
         reply_error(r, "ERR Background save already in progress");
     } else if (rc < 0) {
@@ -431,9 +434,9 @@ void node_bgsave(client_t *c, int argc, const slice_t *argv) {
 void node_lastsave(client_t *c, int argc, const slice_t *argv) {
     reply_t r = client_reply(c);
     int64_t t = c->srv->lastsave_unix;
-    if (c->srv->persist) {
+    if (server_persist(c->srv)) {
         persist_status_t st;
-        persist_get_status(c->srv->persist, &st);
+        persist_get_status(server_persist(c->srv), &st);
         if (st.last_save_unix > 0) {
             t = st.last_save_unix;
         }
@@ -466,7 +469,7 @@ void node_shutdown(client_t *c, int argc, const slice_t *argv) {
         reply_error(&r, "ERR No shutdown in progress.");
         return;
     }
-    if (save && c->srv->persist && snapshot(c->srv, &r, 0) < 0) {
+    if (save && c->srv->group && snapshot(c->srv, &r, 0) < 0) {
         log_warning("server", "SHUTDOWN SAVE: the snapshot failed, not shutting down");
         return;
     }

@@ -21,6 +21,8 @@ static const char *const fsync_names[] = {
     [FSYNC_ALWAYS] = "always", [FSYNC_EVERYSEC] = "everysec", [FSYNC_NO] = "no", NULL};
 static const char *const onoff_names[] = {"off", "on", NULL};
 static const char *const yesno_names[] = {"no", "yes", NULL};
+static const char *const replication_names[] = {[REPLICATION_SYNC] = "sync",
+                                                [REPLICATION_ASYNC] = "async", NULL};
 static const char *const policy_names[] = {
     [EVICT_NOEVICTION] = "noeviction",     [EVICT_ALLKEYS_LRU] = "allkeys-lru",
     [EVICT_VOLATILE_LRU] = "volatile-lru", [EVICT_ALLKEYS_RANDOM] = "allkeys-random",
@@ -64,6 +66,17 @@ const config_option_t config_options[] = {
      "size at which the write-ahead log rolls to a new segment file"},
     {"announce", CONFIG_ENUM, FIELD(announce), 0, 0, 0, yesno_names, "no",
      "print how to connect once listening (polis up sets it)"},
+    {"id", CONFIG_INT, FIELD(id), CONFIG_PROTECTED, 0, UINT32_MAX, NULL, "0",
+     "this node's id in its replication group (0: the one stored in --dir, else 1)"},
+    {"peers", CONFIG_STRING, FIELD(peers), CONFIG_PROTECTED, 0, 0, NULL, "",
+     "the group's initial voters, this node included: ID@HOST:BUSPORT,..."},
+    {"cluster-secret", CONFIG_STRING, FIELD(cluster_secret), CONFIG_PROTECTED | CONFIG_SECRET, 0,
+     0, NULL, "", "shared secret authenticating the cluster bus (needed for non-loopback peers)"},
+    {"bus-port", CONFIG_INT, FIELD(bus_port), CONFIG_PROTECTED, 0, 65535, NULL, "0",
+     "cluster bus port (0: this node's port in --peers, else port + 10000)"},
+    {"replication", CONFIG_ENUM, FIELD(replication), CONFIG_PROTECTED, 0, 0, replication_names,
+     "sync", "sync: writes commit on a majority; async: on the leader alone (may lose the last "
+     "writes on failover)"},
     /* Reported for Redis tools (redis-benchmark asks for both): appendonly mirrors
      * persistence; polis snapshots by log size, so it has no `save` points. */
     {"appendonly", CONFIG_ENUM, FIELD(persistence), CONFIG_READONLY, 0, 0, yesno_names, "yes",

@@ -33,15 +33,23 @@ typedef struct server_config {
     long long snapshot_log_size;
     long long wal_segment_size;
     int announce;                 /* print how to connect once listening */
+    long long id;                 /* this node's id in its group (0: from --dir, else 1) */
+    char peers[CONFIG_STRING_MAX]; /* "ID@HOST:BUSPORT,...": the founding voters */
+    char cluster_secret[CONFIG_STRING_MAX];
+    long long bus_port;           /* 0: the port in --peers for this node, else port + 10000 */
+    int replication;              /* enum replication_mode */
     char save[CONFIG_STRING_MAX]; /* always empty: reported for Redis tools */
 } server_config_t;
 
 enum config_kind { CONFIG_INT, CONFIG_MEMORY, CONFIG_ENUM, CONFIG_STRING };
 
+enum replication_mode { REPLICATION_SYNC = 0, REPLICATION_ASYNC = 1 };
+
 enum config_flag {
     CONFIG_MUTABLE = 1u << 0,   /* CONFIG SET may change it */
     CONFIG_PROTECTED = 1u << 1, /* immutable for a reason Redis calls "protected" (paths) */
     CONFIG_READONLY = 1u << 2,  /* only reported (compatibility names); no flag, no file line */
+    CONFIG_SECRET = 1u << 3,    /* never reported by CONFIG GET (the cluster secret) */
 };
 
 typedef struct config_option {

@@ -13,12 +13,14 @@
 #include "server/node.h"
 
 #define NODE(name, fn, arity, flags, group, since, summary)                                        \
-    { {name, NULL, arity, flags, 0, 0, 0, group, since, summary}, fn, NULL, 0 }
+    { {name, NULL, arity, flags, 0, 0, 0, group, since, summary}, fn, NULL, 0, 0 }
 #define CONTAINER(name, fn, arity, flags, group, since, summary, subs)                             \
     {                                                                                              \
         {name, NULL, arity, flags, 0, 0, 0, group, since, summary}, fn, subs,                      \
-            sizeof subs / sizeof subs[0]                                                           \
+            sizeof subs / sizeof subs[0], 0                                                        \
     }
+#define ON_LEADER(name, fn, arity, flags, group, since, summary)                                   \
+    { {name, NULL, arity, flags, 0, 0, 0, group, since, summary}, fn, NULL, 0, 1 }
 
 enum {
     F_CONN = CMD_FAST | CMD_LOADING | CMD_STALE,
@@ -50,6 +52,19 @@ static const node_command_t config_subcommands[] = {
     NODE("config|resetstat", node_config_resetstat, 2, F_ADMIN, "server", "2.0.0",
          "Resets the server's statistics."),
     NODE("config|help", node_config_help, 2, CMD_LOADING | CMD_STALE, "server", "5.0.0",
+         "Returns helpful text about the different subcommands."),
+};
+
+static const node_command_t group_subcommands[] = {
+    ON_LEADER("polis.group|add", node_group_add, -4, F_ADMIN, "server", "polis",
+              "Adds a member to the replication group (a learner, a voter once caught up)."),
+    ON_LEADER("polis.group|remove", node_group_remove, 3, F_ADMIN, "server", "polis",
+              "Removes a member from the replication group."),
+    ON_LEADER("polis.group|transfer", node_group_transfer, -2, F_ADMIN, "server", "polis",
+              "Hands the group's leadership to another voter."),
+    NODE("polis.group|status", node_group_status, 2, F_ADMIN, "server", "polis",
+         "Returns the replication group's members, leader and indexes."),
+    NODE("polis.group|help", node_group_help, 2, CMD_LOADING | CMD_STALE, "server", "polis",
          "Returns helpful text about the different subcommands."),
 };
 
@@ -94,6 +109,14 @@ const node_command_t node_commands[] = {
          "1.0.0", "Returns the Unix timestamp of the last successful snapshot."),
     NODE("shutdown", node_shutdown, -1, F_ADMIN, "server", "1.0.0",
          "Synchronously flushes the log and shuts down the server."),
+    NODE("readonly", node_readonly, 1, F_CONN, "cluster", "3.0.0",
+         "Enables read-only queries on a replica: reads are served from its own state."),
+    NODE("readwrite", node_readwrite, 1, F_CONN, "cluster", "3.0.0",
+         "Disables read-only queries on a replica."),
+    ON_LEADER("wait", node_wait, 3, CMD_NOSCRIPT, "generic", "3.0.0",
+              "Blocks until the writes of the connection reach the given number of replicas."),
+    CONTAINER("polis.group", NULL, -2, 0, "server", "polis",
+              "A container for replication group commands.", group_subcommands),
 };
 
 const size_t node_command_table_size = sizeof node_commands / sizeof node_commands[0];
@@ -193,14 +216,14 @@ static int arity_ok(int arity, int argc) {
 
 /* Whether a write's record stays within the log's limit (an upper bound of its encoding). */
 static int record_fits(const server_t *s, int argc, const slice_t *argv) {
-    if (!s->persist) {
+    if (!s->group) {
         return 1;
     }
     size_t bytes = 64;
-    for (int i = 0; i < argc && bytes <= PERSIST_RECORD_MAX; i++) {
+    for (int i = 0; i < argc && bytes <= RAFT_ENTRY_BYTES_MAX; i++) {
         bytes += argv[i].len + 4;
     }
-    return bytes <= PERSIST_RECORD_MAX;
+    return bytes <= RAFT_ENTRY_BYTES_MAX;
 }
 
 static void reply_unknown_subcommand(reply_t *r, const slice_t *argv) {
@@ -241,82 +264,149 @@ static void execute_read(server_t *s, client_t *c, const command_t *info, int ar
     keyspace_execute(info, &ctx);
 }
 
+/* The command that will run, without replying: a container's subcommand (NULL when unknown),
+ * else the command itself (NULL when unknown). */
+static const command_t *effective_command(const command_entry_t *e, int argc,
+                                          const slice_t *argv, const node_command_t **node) {
+    *node = e ? e->node : NULL;
+    if (!e) {
+        return NULL;
+    }
+    if (*node && (*node)->subcommands && argc >= 2) {
+        *node = find_subcommand(*node, argv[1]);
+        return *node ? &(*node)->info : NULL;
+    }
+    return e->info;
+}
+
+/* Replies must come in the order of the commands. A command may go ahead of the client's
+ * outstanding ones only when it queues behind them the same way: a write behind the client's
+ * proposals of this term (the log orders them), a forwarded command behind those forwarded to
+ * the same leader (which answers in order). */
+static int must_wait(const client_t *c, int route, uint64_t leader) {
+    if (c->block != BLOCK_NONE) {
+        return 1;
+    }
+    if (c->pending_writes > 0 &&
+        !(route == ROUTE_PROPOSE && c->pending_term == c->srv->term && c->forwarded == 0)) {
+        return 1;
+    }
+    return c->forwarded > 0 && !(route == ROUTE_FORWARD && leader == c->fwd_target);
+}
+
+/* Checks every command passes before running: unknown command or subcommand, arity, size.
+ * Returns the command to run, or NULL after replying. */
+static const command_t *check_command(client_t *c, const command_entry_t *e, int argc,
+                                      const slice_t *argv, const node_command_t **node) {
+    reply_t r = client_reply(c);
+    if (!e) {
+        reply_unknown_command(&r, argc, argv);
+        return NULL;
+    }
+    *node = e->node;
+    if (*node && !(*node = resolve(&r, *node, argc, argv))) {
+        return NULL;
+    }
+    const command_t *info = *node ? &(*node)->info : e->info;
+    if (!arity_ok(info->arity, argc)) {
+        reply_error_arity(&r, info->name, strlen(info->name));
+        return NULL;
+    }
+    if ((info->flags & CMD_WRITE) && !record_fits(c->srv, argc, argv)) {
+        reply_error(&r, "ERR the write is larger than the largest log entry (64 MB; 8 MB once "
+                        "the node has replicas)");
+        return NULL;
+    }
+    return info;
+}
+
 int dispatch(client_t *c, int argc, const slice_t *argv) {
     assert(argc > 0);
     server_t *s = c->srv;
     const command_entry_t *e = command_lookup(s, argv[0]);
-    const command_t *info = e ? e->info : NULL;
-    const node_command_t *node = e ? e->node : NULL;
-    int is_write = info && (info->flags & CMD_WRITE);
-    /* A read must see this client's own pending writes, and no reply (an error included) may
-     * overtake theirs: only a well-formed write goes ahead, into the log behind them. */
-    if (c->pending_writes > 0 &&
-        (!is_write || !arity_ok(info->arity, argc) || !record_fits(s, argc, argv))) {
+    const node_command_t *node = NULL;
+    const command_t *cmd = effective_command(e, argc, argv, &node);
+    int is_write = cmd && (cmd->flags & CMD_WRITE);
+    int well_formed = cmd && arity_ok(cmd->arity, argc) && (!is_write || record_fits(s, argc, argv));
+    uint64_t leader = 0;
+    int route = ROUTE_LOCAL;
+    if (s->group && well_formed) {
+        route = replica_route(c, cmd, node, is_write, &leader);
+    }
+    if (must_wait(c, route, leader)) {
         return DISPATCH_WAIT;
     }
-    reply_t r = client_reply(c);
     client_mark_output(c);
+    const command_t *info = check_command(c, e, argc, argv, &node);
     if (!info) {
-        reply_unknown_command(&r, argc, argv);
         return DISPATCH_DONE;
     }
-    if (node && !(node = resolve(&r, node, argc, argv))) {
-        return DISPATCH_DONE;
+    switch (route) {
+    case ROUTE_NO_LEADER:
+        return replica_wait_leader(c);
+    case ROUTE_READINDEX:
+        return replica_wait_read(c);
+    case ROUTE_FORWARD:
+        c->leader_wait_ms = 0;
+        c->last_command = info->name;
+        return forward_command(c, leader, argc, argv);
+    default:
+        break;
     }
-    info = node ? &node->info : info;
-    if (!arity_ok(info->arity, argc)) {
-        reply_error_arity(&r, info->name, strlen(info->name));
-        return DISPATCH_DONE;
-    }
-    if (is_write && !record_fits(s, argc, argv)) {
-        reply_error(&r, "ERR the write is larger than the log's largest record (1 GiB)");
-        return DISPATCH_DONE;
-    }
-    if ((info->flags & CMD_DENYOOM) && server_evict(s) < 0) {
-        if (c->pending_writes > 0) {
+    c->leader_wait_ms = 0;
+    reply_t r = client_reply(c);
+    if ((info->flags & CMD_DENYOOM) && (route == ROUTE_PROPOSE || !s->group) &&
+        server_evict(s) < 0) {
+        if (client_outstanding(c) > 0) {
             return DISPATCH_WAIT;
         }
         reply_error(&r, ERR_OOM);
         return DISPATCH_DONE;
     }
     if ((is_write || (node && node->fn == node_ping)) && server_write_failure(s)) {
-        if (c->pending_writes > 0) {
+        if (client_outstanding(c) > 0) {
             return DISPATCH_WAIT;
         }
         reply_misconf(s, &r);
         return DISPATCH_DONE;
     }
     c->last_command = info->name;
-    s->stats.commands_processed++;
     if (node) {
+        s->stats.commands_processed++;
         node->fn(c, argc, argv);
     } else if (is_write) {
-        server_propose(s, c, info, argc, argv);
+        if (server_propose(s, c, info, argc, argv) == DISPATCH_WAIT) {
+            return replica_wait_leader(c); /* leadership is moving */
+        }
+        s->stats.commands_processed++;
     } else {
+        s->stats.commands_processed++;
         execute_read(s, c, info, argc, argv);
     }
     return DISPATCH_DONE;
 }
 
-static void pending_push(server_t *s, uint64_t index, client_t *c, size_t offset, size_t len) {
-    if (s->pending_len == s->pending_cap) {
-        s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 256;
-        s->pending = mem_realloc(s->pending, s->pending_cap * sizeof *s->pending);
-    }
-    s->pending[s->pending_len++] = (pending_write_t){index, c, offset, len};
-    if (c) {
-        c->pending_writes++;
+/* Why a proposal was refused, for the client. */
+static void reply_propose_error(server_t *s, reply_t *r, int rc) {
+    if (rc == -EMSGSIZE) {
+        reply_error(r, "ERR the write is larger than the largest log entry a replica can "
+                       "receive (8 MB)");
+    } else if (rc == -ENOBUFS) {
+        reply_error(r, "TRYAGAIN Too many writes are waiting to commit; the command was not "
+                       "executed");
+    } else {
+        reply_misconf(s, r);
     }
 }
 
-void server_propose(server_t *s, client_t *c, const command_t *cmd, int argc, const slice_t *argv) {
+int server_propose(server_t *s, client_t *c, const command_t *cmd, int argc, const slice_t *argv) {
     assert(cmd && (cmd->flags & CMD_WRITE));
     assert(argc > 0);
     int64_t now = time_wall_ms();
     stamp_t stamp = hlc_tick(&s->clock, now);
     reply_t none = {NULL, 2};
     reply_t r = c ? client_reply(c) : none;
-    if (!s->persist) {
+    if (!s->group) {
         exec_ctx_t ctx = {.ks = s->ks,
                           .reply = &r,
                           .argc = argc,
@@ -327,16 +417,19 @@ void server_propose(server_t *s, client_t *c, const command_t *cmd, int argc, co
                           .rng = &s->rng};
         keyspace_execute(cmd, &ctx);
         s->stats.dirty += ctx.dirty;
-        return;
+        return DISPATCH_DONE;
     }
-    size_t offset = s->records.len;
+    buf_clear(&s->records);
     kv_record_encode(&s->records, stamp, now, argc, argv);
-    size_t len = s->records.len - offset;
-    uint64_t index = persist_append(s->persist, RECORD_KV, s->records.data + offset, len);
-    if (index == 0) {
-        s->records.len = offset;
-        reply_misconf(s, &r);
-        return;
+    uint64_t index = 0, term = 0;
+    int rc = repl_group_propose(s->group, s->records.data, s->records.len, &index, &term);
+    if (rc == 0) {
+        pending_add(s, c, index, term, PENDING_WRITE);
+        return DISPATCH_DONE;
     }
-    pending_push(s, index, c, offset, len);
+    if (rc == RAFT_ENOTLEADER || rc == RAFT_ETRANSFER) {
+        return c ? DISPATCH_WAIT : DISPATCH_DONE;
+    }
+    reply_propose_error(s, &r, rc);
+    return DISPATCH_DONE;
 }

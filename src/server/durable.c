@@ -1,6 +1,7 @@
-/* durable: the write path's second half — the log behind the keyspace, group commit, applying
- * committed records, and the before-sleep hook that orders commit before replies.
- * Design: docs/ARCHITECTURE.md, "Data node" (and "Writes are logged as commands"). */
+/* durable: the write path's second half — the data group behind the keyspace (its Raft log is
+ * the write-ahead log; a single node is a group of one), applying committed entries with the
+ * replies they produce, the outcome of every proposal, and the before-sleep hook that orders
+ * commit before replies. Design: docs/ARCHITECTURE.md, "Data node" and "Replication". */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,56 +9,197 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 #include "server/node.h"
 
-#define RECORDS_KEEP (256 * 1024) /* the record buffer is given back above this when empty */
+#define RECORDS_KEEP (256 * 1024) /* the record buffer is given back above this */
 
-static int hook_load_snapshot(void *arg, io_read_fn *read, void *read_ctx) {
-    server_t *s = arg;
+static const char err_not_applied[] =
+    "NOTAPPLIED The write was not applied: leadership changed before it committed";
+static const char err_unknown[] =
+    "UNKNOWN The write's outcome is unknown: leadership changed and whether it committed was "
+    "not learned in time; it may or may not have been applied";
+
+/* ---- the state machine behind the group ---- */
+
+static int sm_load(void *ctx, io_read_fn *read, void *read_ctx) {
+    server_t *s = ctx;
     stamp_t max_stamp = 0;
     int rc = keyspace_load(s->ks, read, read_ctx, &max_stamp);
     hlc_observe(&s->clock, max_stamp);
     return rc;
 }
 
-static int hook_apply(void *arg, uint64_t term, uint64_t index, int type, const char *data,
-                      size_t len) {
-    server_t *s = arg;
-    if (type != RECORD_KV) {
-        log_warning("server", "log record %llu has unknown type %d", (unsigned long long)index,
-                    type);
-        return -EINVAL;
-    }
-    reply_t none = {NULL, 2};
-    return kv_record_apply(s->ks, &s->clock, &s->rng, data, len, &none, NULL);
-}
-
-static int hook_dump_snapshot(void *arg, io_write_fn *write, void *write_ctx) {
-    server_t *s = arg;
+static int sm_dump(void *ctx, io_write_fn *write, void *write_ctx) {
+    server_t *s = ctx;
     return keyspace_dump(s->ks, write, write_ctx);
 }
+
+static void sm_clear(void *ctx) {
+    server_t *s = ctx;
+    keyspace_clear(s->ks);
+}
+
+/* ---- proposals waiting for their fate, in index order ---- */
+
+static pending_write_t *pending_at(server_t *s, size_t i) {
+    assert(i < s->pending_len);
+    return &s->pending[s->pending_head + i];
+}
+
+void pending_add(server_t *s, client_t *c, uint64_t index, uint64_t term, int kind) {
+    if (s->pending_head + s->pending_len == s->pending_cap) {
+        if (s->pending_head > 0) {
+            memmove(s->pending, s->pending + s->pending_head, s->pending_len * sizeof *s->pending);
+            s->pending_head = 0;
+        } else {
+            s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 256;
+            s->pending = mem_realloc(s->pending, s->pending_cap * sizeof *s->pending);
+        }
+    }
+    /* Usually the last; after leadership changed, a new term's index may be lower than an
+     * older term's proposals still waiting for their fate. */
+    size_t pos = s->pending_len;
+    while (pos > 0 && pending_at(s, pos - 1)->index > index) {
+        pos--;
+    }
+    pending_write_t *base = s->pending + s->pending_head;
+    memmove(base + pos + 1, base + pos, (s->pending_len - pos) * sizeof *base);
+    base[pos] = (pending_write_t){index, term, c, kind};
+    s->pending_len++;
+    if (c) {
+        c->pending_writes++;
+        c->pending_term = term;
+        c->last_write_index = index;
+        c->reply_deferred = 1;
+    }
+}
+
+static void pending_remove(server_t *s, size_t i) {
+    pending_write_t *base = s->pending + s->pending_head;
+    if (i == 0) {
+        s->pending_head++;
+    } else {
+        memmove(base + i, base + i + 1, (s->pending_len - i - 1) * sizeof *base);
+    }
+    if (--s->pending_len == 0) {
+        s->pending_head = 0;
+    }
+}
+
+/* A proposal's reply was written (or nobody waits for it). */
+static void pending_done(client_t *c) {
+    if (c) {
+        assert(c->pending_writes > 0);
+        c->pending_writes--;
+        client_reply_done(c);
+    }
+}
+
+static void pending_answer(client_t *c, const char *error) {
+    if (c) {
+        reply_t r = client_reply(c);
+        reply_error(&r, error);
+        pending_done(c);
+    }
+}
+
+/* Settles every proposal at or below e's index: the one at e's index with e's term succeeded
+ * (its client is returned, with *kind); another term there was lost; a lower index was covered
+ * by a snapshot this node installed, so its fate is unknown here. */
+static client_t *take_pending(server_t *s, const raft_entry_t *e, int *kind, bool *found) {
+    client_t *winner = NULL;
+    *found = false;
+    while (s->pending_len > 0 && pending_at(s, 0)->index <= e->index) {
+        pending_write_t p = *pending_at(s, 0);
+        pending_remove(s, 0);
+        if (p.index == e->index && p.term == e->term && !*found) {
+            *found = true;
+            *kind = p.kind;
+            winner = p.client;
+        } else {
+            pending_answer(p.client, p.index == e->index ? err_not_applied : err_unknown);
+        }
+    }
+    return winner;
+}
+
+static void sm_apply(void *ctx, const raft_entry_t *e) {
+    server_t *s = ctx;
+    int kind = PENDING_WRITE;
+    bool found = false;
+    client_t *c = take_pending(s, e, &kind, &found);
+    reply_t none = {NULL, 2};
+    reply_t r = c ? client_reply(c) : none;
+    if (e->type == RAFT_ENTRY_CONF) {
+        if (c) {
+            reply_ok(&r);
+        }
+    } else if (e->len > 0) {
+        s->stats.commit_records++; /* the keyspace's records (no-ops and conf entries aside) */
+        uint64_t dirty = 0;
+        int rc = kv_record_apply(s->ks, &s->clock, &s->rng, e->data, e->len, &r, &dirty);
+        if (rc < 0) {
+            /* Every record was encoded from a checked command: a bug, or a newer version. */
+            log_warning("server", "log entry %llu did not apply (%d)", (unsigned long long)e->index,
+                        rc);
+            reply_error(&r, "ERR internal error: the write could not be applied");
+        }
+        s->stats.dirty += dirty;
+    } else if (c) {
+        reply_ok(&r); /* not reached: clients never propose empty entries */
+    }
+    pending_done(c);
+}
+
+/* ---- opening ---- */
 
 int durable_open(server_t *s, char *err, size_t err_size) {
     if (!s->config.persistence) {
         return 0;
     }
-    persist_options_t options = {
+    repl_group_options_t o = {
+        .loop = &s->loop,
+        .group_id = 0,
+        .id = s->node_id,
+        .founders = s->founders,
+        .founders_count = s->founders_count,
+        .peers = s->static_peers,
+        .peers_count = s->static_peer_count,
         .dir = s->config.dir,
         .fsync = (enum fsync_policy)s->config.fsync,
         .segment_bytes = (uint64_t)s->config.wal_segment_size,
         .snapshot_log_bytes = (uint64_t)s->config.snapshot_log_size,
+        .async_commit = s->config.replication == REPLICATION_ASYNC,
+        .seed = s->rng ^ s->node_id,
+        .bus = s->bus,
+        .sm = {s, sm_load, sm_dump, sm_clear, sm_apply, replica_read_ready, replica_role_changed},
     };
-    persist_hooks_t hooks = {
-        .load_snapshot = hook_load_snapshot,
-        .apply = hook_apply,
-        .dump_snapshot = hook_dump_snapshot,
-        .arg = s,
-    };
-    return persist_open(&options, &hooks, &s->persist, err, err_size);
+    s->term_since_ms = time_mono_ms();
+    return repl_group_open(&o, &s->group, err, err_size);
+}
+
+void durable_close(server_t *s) {
+    repl_group_close(s->group);
+    s->group = NULL;
+}
+
+persist_t *server_persist(const server_t *s) {
+    return s->group ? repl_group_persist(s->group) : NULL;
 }
 
 const char *server_write_failure(const server_t *s) {
-    return s->persist ? persist_failure(s->persist) : NULL;
+    if (!s->group) {
+        return NULL;
+    }
+    persist_t *p = server_persist(s);
+    const char *why = p ? persist_failure(p) : NULL;
+    if (why) {
+        return why;
+    }
+    repl_status_t st;
+    repl_group_status(s->group, &st);
+    return st.failure;
 }
 
 void reply_misconf(server_t *s, reply_t *r) {
@@ -66,78 +208,67 @@ void reply_misconf(server_t *s, reply_t *r) {
                  why ? why : "the log refused the write");
 }
 
-/* After its last pending write applied, a client whose next command waited may run it. */
-static void write_done(server_t *s, client_t *c) {
-    assert(c->pending_writes > 0);
-    c->pending_writes--;
-    client_mark_output(c);
-    if (c->pending_writes == 0 && (c->flags & CLIENT_WAITING)) {
-        client_vec_push(&s->resume, c, &c->resume_slot);
-    }
-}
-
+/* The log failed: nothing pending will be applied here (the node stops serving the group). */
 static void fail_pending(server_t *s) {
     log_warning("server", "write-ahead log failed, refusing writes: %s",
                 server_write_failure(s) ? server_write_failure(s) : "unknown");
-    for (size_t i = 0; i < s->pending_len; i++) {
-        client_t *c = s->pending[i].client;
+    while (s->pending_len > 0) {
+        client_t *c = pending_at(s, 0)->client;
+        pending_remove(s, 0);
         if (c) {
             reply_t r = client_reply(c);
             reply_misconf(s, &r);
-            write_done(s, c);
-        }
-    }
-}
-
-static void apply_pending(server_t *s) {
-    for (size_t i = 0; i < s->pending_len; i++) {
-        const pending_write_t *p = &s->pending[i];
-        client_t *c = p->client;
-        reply_t none = {NULL, 2};
-        reply_t r = c ? client_reply(c) : none;
-        uint64_t dirty = 0;
-        int rc = kv_record_apply(s->ks, &s->clock, &s->rng, s->records.data + p->offset, p->len, &r,
-                                 &dirty);
-        if (rc < 0) {
-            /* Every record was encoded here from a checked command: this is a bug. */
-            log_warning("server", "record %llu did not apply (%d)", (unsigned long long)p->index,
-                        rc);
-            reply_error(&r, "ERR internal error: the write could not be applied");
-        }
-        s->stats.dirty += dirty;
-        if (c) {
-            write_done(s, c);
+            pending_done(c);
         }
     }
 }
 
 void server_commit(server_t *s) {
-    if (s->pending_len == 0) {
+    if (!s->group || s->in_commit) {
         return;
     }
-    assert(s->persist);
-    assert(!s->in_commit);
     s->in_commit = 1;
-    if (persist_flush(s->persist) < 0) {
-        fail_pending(s);
-    } else {
-        apply_pending(s);
+    uint64_t applied_before = s->stats.commit_records;
+    repl_group_process(s->group);
+    uint64_t applied = s->stats.commit_records - applied_before;
+    if (applied > 0) {
         s->stats.commits++;
-        s->stats.commit_records += s->pending_len;
-        if (s->pending_len > s->stats.commit_max_batch) {
-            s->stats.commit_max_batch = s->pending_len;
+        if (applied > s->stats.commit_max_batch) {
+            s->stats.commit_max_batch = applied;
         }
     }
-    s->pending_len = 0;
-    s->records.len = 0;
+    if (s->pending_len > 0 && server_write_failure(s)) {
+        fail_pending(s);
+    }
     if (s->records.cap > RECORDS_KEEP) {
         buf_free(&s->records);
     }
     s->in_commit = 0;
 }
 
-/* Runs the commands that waited behind their clients' own writes. A client closed meanwhile
- * clears its own slot; an eviction's commit may append more clients, which run too. */
+void durable_cron(server_t *s, int64_t now_ms) {
+    if (s->pending_len == 0 || now_ms - s->term_since_ms < FATE_WAIT_MS) {
+        return;
+    }
+    /* Proposals of an older term, or of this term once this node no longer leads it, can only
+     * learn their fate from what a leader commits; past the bound the client is told so. */
+    for (size_t i = 0; i < s->pending_len;) {
+        pending_write_t *p = pending_at(s, i);
+        if (p->term < s->term || s->role != RAFT_LEADER) {
+            client_t *c = p->client;
+            pending_remove(s, i);
+            pending_answer(c, err_unknown);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* ---- the before-sleep hook ---- */
+
+/* Runs the commands that waited (for their clients' own writes, a leader, a read point). A
+ * client closed meanwhile clears its own slot; an eviction's commit may append more clients,
+ * which run too. */
 static void resume_waiting(server_t *s) {
     for (size_t i = 0; i < s->resume.len; i++) {
         client_t *c = s->resume.items[i];
@@ -166,8 +297,14 @@ void server_before_sleep(server_t *s) {
         }
         resume_waiting(s);
     }
+    replica_issue_reads(s);
     server_commit(s);
+    replica_check_blocked(s, time_mono_ms());
     clients_flush(s);
+    if (s->bus) {
+        bus_flush(s->bus); /* this turn's Raft messages and forwards leave together */
+    }
+    clients_free_dead(s);
     /* Work left over (rounds used up, clients whose output drained in the flush) keeps the
      * loop from sleeping in poll until it is done. */
     if (s->resume.len > 0) {

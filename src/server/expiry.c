@@ -36,8 +36,8 @@ static void propose_expired(server_t *s, const command_t *cmd, expired_batch_t *
 }
 
 void server_expire_cycle(server_t *s) {
-    if (server_write_failure(s)) {
-        return; /* reads still hide expired keys; removing them needs the log */
+    if (server_write_failure(s) || (s->group && s->role != RAFT_LEADER)) {
+        return; /* reads still hide expired keys; removing them needs the log (the leader's) */
     }
     const command_t *cmd = kv_command_lookup(KV_CMD_DELEXPIRED, strlen(KV_CMD_DELEXPIRED));
     assert(cmd);
@@ -68,8 +68,19 @@ size_t server_used_memory(server_t *s) {
     return mem_used();
 }
 
+/* As Redis leaves its replication buffers out of maxmemory, the Raft log held in memory for
+ * followers (bounded by snapshot-log-size) is not counted against it. */
 static int over_limit(server_t *s) {
-    return s->config.maxmemory > 0 && server_used_memory(s) > (size_t)s->config.maxmemory;
+    if (s->config.maxmemory <= 0) {
+        return 0;
+    }
+    size_t used = server_used_memory(s);
+    if (s->group) {
+        repl_status_t st;
+        repl_group_status(s->group, &st);
+        used = used > st.log_bytes ? used - (size_t)st.log_bytes : 0;
+    }
+    return used > (size_t)s->config.maxmemory;
 }
 
 int server_evict(server_t *s) {

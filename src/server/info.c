@@ -100,8 +100,9 @@ static void section_memory(server_t *s, buf_t *out) {
 
 static void section_persistence(server_t *s, buf_t *out) {
     persist_status_t st = {0};
-    if (s->persist) {
-        persist_get_status(s->persist, &st);
+    persist_t *p = server_persist(s);
+    if (p) {
+        persist_get_status(p, &st);
     }
     const char *failure = server_write_failure(s);
     buf_printf(
@@ -109,12 +110,12 @@ static void section_persistence(server_t *s, buf_t *out) {
         "# Persistence\r\nloading:0\r\npersistence:%s\r\nrdb_changes_since_last_save:%llu\r\n"
         "rdb_bgsave_in_progress:%d\r\nrdb_last_save_time:%lld\r\n"
         "rdb_last_bgsave_status:%s\r\naof_enabled:%d\r\naof_last_write_status:%s\r\n",
-        s->persist ? "on" : "off", (unsigned long long)(st.last_index - st.snapshot_index),
+        p ? "on" : "off", (unsigned long long)(st.last_index - st.snapshot_index),
         st.snapshot_in_progress,
         (long long)(st.last_save_unix ? st.last_save_unix : s->lastsave_unix),
-        (!s->persist || st.last_snapshot_ok || !st.snapshot_count) ? "ok" : "err",
-        s->persist != NULL, failure ? "err" : "ok");
-    if (!s->persist) {
+        (!p || st.last_snapshot_ok || !st.snapshot_count) ? "ok" : "err", p != NULL,
+        failure ? "err" : "ok");
+    if (!p) {
         return;
     }
     buf_printf(out,
@@ -183,6 +184,47 @@ static void section_polis(server_t *s, buf_t *out) {
                s->pending_len);
 }
 
+static void section_replication(server_t *s, buf_t *out) {
+    buf_append_str(out, "# Replication\r\n");
+    if (!s->group) {
+        buf_printf(out, "role:leader\r\nnode_id:%llu\r\nreplication:off\r\n",
+                   (unsigned long long)s->node_id);
+        return;
+    }
+    repl_status_t st;
+    repl_group_status(s->group, &st);
+    buf_printf(out,
+               "role:%s\r\nnode_id:%llu\r\nreplication:%s\r\nleader_id:%llu\r\n"
+               "leader_address:%s\r\nraft_term:%llu\r\ncommit_index:%llu\r\n"
+               "applied_index:%llu\r\nlast_index:%llu\r\nsnapshot_index:%llu\r\n"
+               "voters:%u\r\nlearners:%u\r\n",
+               replica_role_name(s), (unsigned long long)s->node_id,
+               s->config.replication == REPLICATION_ASYNC ? "async" : "sync",
+               (unsigned long long)st.leader,
+               st.leader ? replica_client_address(s, st.leader) : "", (unsigned long long)st.term,
+               (unsigned long long)st.commit, (unsigned long long)st.applied,
+               (unsigned long long)st.last_index, (unsigned long long)st.snapshot_index,
+               st.conf.voters_count, st.conf.learners_count);
+    member_view_t views[RAFT_MEMBERS_MAX];
+    size_t n = replica_members(s, views, RAFT_MEMBERS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const member_view_t *v = &views[i];
+        buf_printf(out,
+                   "member%llu:id=%llu,address=%s,client=%s,role=%s,state=%s,match=%lld,"
+                   "lag=%lld,connected=%d\r\n",
+                   (unsigned long long)v->id, (unsigned long long)v->id, v->address, v->client,
+                   v->voter ? "voter" : "learner", v->state, v->match, v->lag, v->connected);
+    }
+    buf_printf(out,
+               "forwarded_clients:%zu\r\nelections_won:%llu\r\nsnapshots_installed:%llu\r\n"
+               "leader_transfers:%llu\r\nresyncs:%llu\r\nreplication_log_bytes:%llu\r\n"
+               "group_status:%s\r\n",
+               s->virtual_count, (unsigned long long)st.stats.elections_won,
+               (unsigned long long)st.stats.snapshots_installed,
+               (unsigned long long)st.stats.transfers_timeout_now, (unsigned long long)st.resets,
+               (unsigned long long)st.log_bytes, st.failure ? st.failure : "ok");
+}
+
 typedef struct info_section {
     const char *name;
     void (*fn)(server_t *s, buf_t *out);
@@ -192,6 +234,7 @@ static const info_section_t sections[] = {
     {"server", section_server},           {"clients", section_clients}, {"memory", section_memory},
     {"persistence", section_persistence}, {"stats", section_stats},     {"cpu", section_cpu},
     {"keyspace", section_keyspace},       {"polis", section_polis},
+    {"replication", section_replication},
 };
 
 static int wanted(const char *name, int argc, const slice_t *argv) {

@@ -64,6 +64,19 @@ void server_request_shutdown(server_t *s, int exit_code) {
     if (s->shutting_down) {
         return;
     }
+    if (!s->transfer_deadline_ms) {
+        s->exit_code = exit_code;
+        if (replica_shutdown_transfer(s)) {
+            return; /* replica.c shuts down once leadership moved, or after a bound */
+        }
+    }
+    server_shutdown_now(s, exit_code);
+}
+
+void server_shutdown_now(server_t *s, int exit_code) {
+    if (s->shutting_down) {
+        return;
+    }
     s->shutting_down = 1;
     s->exit_code = exit_code;
     log_notice("server", "shutting down");
@@ -89,9 +102,7 @@ static void cron_cb(uv_timer_t *t) {
     server_t *s = t->data;
     int64_t now = time_wall_ms();
     server_stats_sample(s, now);
-    if (s->persist) {
-        persist_poll(s->persist, time_mono_ms());
-    }
+    replica_cron(s, time_mono_ms());
     server_expire_cycle(s);
     clients_cron(s);
 }
@@ -137,6 +148,12 @@ static void announce(const server_t *s) {
     if (!s->config.announce) {
         return;
     }
+    if (s->static_peer_count > 0) {
+        printf("polis node %llu ready on %s:%lld (data in %s/)\n", (unsigned long long)s->node_id,
+               s->config.bind, s->config.port, s->config.dir);
+        fflush(stdout);
+        return;
+    }
     const char *bind = s->config.bind;
     int local =
         strcmp(bind, "127.0.0.1") == 0 || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0;
@@ -172,16 +189,22 @@ static int server_start(server_t *s, char *err, size_t err_size) {
     s->ks = keyspace_create(random_u64());
     commands_init(s);
     int64_t started = time_mono_ms();
-    int rc = durable_open(s, err, err_size);
+    int rc = replica_setup(s, err, err_size);
+    if (rc == 0) {
+        rc = durable_open(s, err, err_size);
+    }
     if (rc < 0) {
         return rc;
     }
-    if (s->persist) {
-        persist_status_t st;
-        persist_get_status(s->persist, &st);
-        log_notice("server", "recovered %zu keys from %s in %lld ms (%llu log records replayed)",
-                   keyspace_key_count(s->ks), s->config.dir, (long long)(time_mono_ms() - started),
-                   (unsigned long long)st.records_recovered);
+    if (s->group) {
+        repl_status_t st;
+        repl_group_status(s->group, &st);
+        log_notice("server",
+                   "node %llu recovered %zu keys from %s in %lld ms (applied index %llu, log "
+                   "up to %llu)",
+                   (unsigned long long)s->node_id, keyspace_key_count(s->ks), s->config.dir,
+                   (long long)(time_mono_ms() - started), (unsigned long long)st.applied,
+                   (unsigned long long)st.last_index);
     }
     rc = listen_on(s, err, err_size);
     if (rc < 0) {
@@ -214,10 +237,12 @@ static void server_stop(server_t *s) {
     while (s->clients) {
         client_close(s->clients);
     }
-    if (s->persist) {
-        persist_close(s->persist);
-        s->persist = NULL;
+    while (s->virtuals) {
+        client_close(s->virtuals);
     }
+    clients_free_dead(s);
+    durable_close(s);
+    replica_close(s);
     if (s->loop_ready) {
         uv_walk(&s->loop, close_any, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -227,6 +252,7 @@ static void server_stop(server_t *s) {
         keyspace_free(s->ks);
     }
     buf_free(&s->records);
+    buf_free(&s->scratch);
     mem_free(s->pending);
     mem_free(s->flush.items);
     mem_free(s->resume.items);
