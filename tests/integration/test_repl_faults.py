@@ -55,6 +55,15 @@ def wait_stepped_down(group, old, timeout=10.0):
     raise AssertionError("%s did not step down and follow: %s" % (old.name, group.describe()))
 
 
+def wait_for(condition, timeout, message):
+    """Polls condition() until it is true; AssertionError with message() after timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message())
+        time.sleep(0.05)
+
+
 def finish(group, watcher, *writers):
     """After the faults: a leader, every replica caught up with the same data, every writer's
     acknowledged writes present, no split brain. Returns the writers' outcome counts."""
@@ -102,8 +111,8 @@ def test_leader_partitioned_from_both_followers_stops_acknowledging_and_steps_do
     on_old = SetWriters(g, clients=2, nodes=[old], sticky=True, seed=SEED, prefix="old").start()
     on_rest = SetWriters(g, clients=2, nodes=majority, seed=SEED, prefix="rest").start()
     time.sleep(0.8)
-    cut = (on_old.history.now_us(), on_rest.history.now_us())
     cluster.isolate(old)
+    cut = (on_old.history.now_us(), on_rest.history.now_us())  # every rule is in force now
     new = g.wait_leader(among=majority, timeout=10)
     assert new is not old
     time.sleep(2.0)
@@ -134,8 +143,11 @@ def test_leader_stopped_longer_than_the_election_timeout_is_replaced_then_follow
     old.sigstop()
     new = g.wait_leader(among=others(g, old), timeout=10)
     assert new is not old
-    time.sleep(1.0)  # well past the election timeout (100-200 ms)
-    assert len(w.ops("ok", after_us=stop_us)) >= 10, "writes did not resume: %s" % g.describe()
+    # A client whose command went to the stopped leader waits for it (outcome unknown), either
+    # until its own timeout or until its node gives up on the silent leader and closes it.
+    wait_for(lambda: len(w.ops("ok", after_us=stop_us)) >= 10, 10,
+             lambda: "writes did not resume: %s" % g.describe())
+    time.sleep(0.5)  # the stop lasts well past the election timeout (100-200 ms)
     old.sigcont()    # it wakes up believing it leads
     wait_stepped_down(g, old)
     g.wait_write([old], timeout=5)  # and serves clients again, forwarding to the new leader
@@ -161,11 +173,13 @@ def test_follower_restarted_after_a_snapshot_catches_up_from_the_snapshot(cluste
     follower = others(g, leader)[0]
     follower.kill9()
     r = g.client(leader, timeout=10)
-    value = "x" * 400
-    keys = 8000  # 3.2 MB of values: the log passes the 1 MB threshold a few times
-    for start in range(0, keys, 500):
+    value = "x" * 64
+    # The leader keeps 10,000 entries behind a snapshot for slow followers (group.h): 30,000
+    # writes (about 4 MB of log, a snapshot every 1 MB) leave the follower's next entry behind.
+    keys = 30000
+    for start in range(0, keys, 1000):
         p = r.pipeline(transaction=False)
-        for k in range(start, start + 500):
+        for k in range(start, start + 1000):
             p.set("k%05d" % k, "%s%05d" % (value, k))
         assert all(p.execute())
     assert not snapshot_installed(g, follower)
@@ -263,3 +277,22 @@ def test_async_replicas_converge_after_mixed_faults(cluster):
     assert any(k.startswith("s:") for k in data)
     watcher.stop()
     assert not watcher.split_brain(), (watcher.split_brain(), log)
+
+
+def test_async_leader_isolated_under_writes_resynchronises_after_healing(cluster):
+    """An async leader applies writes no follower has; cut off, it steps down, and the new
+    leader's log contradicts what it applied: it must discard its data and resynchronise
+    (INFO resyncs), then hold the group's data like the others."""
+    g = start_group(cluster, replication="async")
+    w = SetWriters(g, clients=3, seed=SEED, pause_s=0.002).start()
+    time.sleep(0.5)
+    old = g.wait_leader()
+    cluster.isolate(old)
+    g.wait_leader(among=others(g, old), timeout=10)
+    time.sleep(1.0)
+    cluster.heal()
+    time.sleep(0.5)
+    w.stop()
+    g.wait_caught_up(timeout=10)
+    assert int(g.info(old)["resyncs"]) >= 1, g.info(old)
+    g.assert_converged(timeout=10)

@@ -82,7 +82,10 @@ def test_error_replies_are_failures_unless_the_outcome_is_unknown():
     assert outcome_of_error(redis.exceptions.TimeoutError()) == "unknown"
     assert outcome_of_error(redis.exceptions.ConnectionError()) == "unknown"
     assert outcome_of_error(redis.exceptions.ResponseError(
-        "TRYAGAIN leadership changed: the write's outcome is unknown")) == "unknown"
+        "NOTAPPLIED The write was not applied: leadership changed before it committed")) == "fail"
+    assert outcome_of_error(redis.exceptions.ResponseError(
+        "UNKNOWN The write's outcome is unknown: leadership changed and whether it committed "
+        "was not learned in time; it may or may not have been applied")) == "unknown"
 
 
 def test_term_watcher_reports_two_leaders_in_one_term(two_unreplicated):
