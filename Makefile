@@ -1,5 +1,5 @@
 # polis build. `make` builds bin/polis; `make test` runs every test; `make bench` the benchmarks;
-# `make up` installs what is missing, builds and starts a local node.
+# `make up` installs what is missing, builds and starts a local 3-replica group.
 #
 # Sources are found by folder, so adding a file never needs an edit here:
 #   src/**/*.c            -> bin/polis (src/cli/main.c holds main)
@@ -124,7 +124,7 @@ bench: deps
 
 up: deps
 	@$(MAKE) --no-print-directory all
-	@exec bin/polis up
+	@exec bin/polis up --replicas 3
 
 format:
 	clang-format -i $(SRC_ALL) $(wildcard src/*/*.h tests/*/*.c tests/*/*.h)

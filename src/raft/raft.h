@@ -15,7 +15,8 @@
  *            rd.entries (truncating the durable log at rd.entries[0].index first), then
  *            rd.hard_state; fsync when rd.must_sync;
  *         2. only then send rd.messages (persistence before send: a vote or an
- *            acknowledgement must never leave the node before what it promises is durable);
+ *            acknowledgement must never leave the node before what it promises is durable;
+ *            when rd.send_early is set, a leader's messages may be sent before step 1);
  *         3. install rd.snapshot into the state machine, apply rd.committed in order,
  *            answer rd.read_states once the state machine has applied their index;
  *         4. raft_advance(r, &rd);
@@ -161,6 +162,11 @@ typedef struct raft_read_state {
 typedef struct raft_ready {
     bool hard_state_changed;
     bool must_sync; /* entries, snapshot, term or vote changed: fsync before sending */
+    /* The messages may leave before this Ready is persisted: the node leads, its term and vote
+     * are durable already, and no snapshot is to be installed. A leader counts its own entries
+     * toward commit only once the Ready is advanced, so followers may write them while the
+     * leader does (Raft dissertation 10.2.1); one disk write less on the commit path. */
+    bool send_early;
     bool soft_state_changed;
     raft_hard_state_t hard_state;
     uint64_t leader; /* soft state: current leader (0 unknown) and role */

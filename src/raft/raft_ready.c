@@ -82,6 +82,8 @@ void raft_ready(raft_t *r, raft_ready_t *rd) {
     }
     rd->messages = r->msgs;
     rd->messages_count = r->msgs_count;
+    rd->send_early = r->role == RAFT_LEADER && !r->snapshot_pending &&
+                     r->term == r->persisted_hs.term && r->vote == r->persisted_hs.vote;
     rd->read_states = r->read_states;
     rd->read_states_count = r->read_states_count;
     r->ready_outstanding = true;

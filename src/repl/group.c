@@ -308,7 +308,22 @@ int repl_group_receive(repl_group_t *g, uint64_t from, const uint8_t *raft, size
 
 /* ---- the Ready loop ---- */
 
-static int append_entries(repl_group_t *g, const raft_ready_t *rd, bool *conf_seen) {
+/* Membership changes take effect when appended: their members must be on the bus before this
+ * Ready's messages leave. */
+static void learn_members(repl_group_t *g, const raft_ready_t *rd) {
+    bool seen = rd->snapshot != NULL;
+    for (size_t i = 0; i < rd->entries_count; i++) {
+        if (rd->entries[i].type == RAFT_ENTRY_CONF) {
+            repl_peer_learn_entry(g, &rd->entries[i]);
+            seen = true;
+        }
+    }
+    if (seen) {
+        repl_peer_sync_bus(g);
+    }
+}
+
+static int append_entries(repl_group_t *g, const raft_ready_t *rd) {
     persist_status_t st;
     persist_get_status(g->persist, &st);
     uint64_t first = rd->entries[0].index;
@@ -327,23 +342,18 @@ static int append_entries(repl_group_t *g, const raft_ready_t *rd, bool *conf_se
         if (rc < 0) {
             return rc;
         }
-        if (conf) {
-            repl_peer_learn_entry(g, e);
-            *conf_seen = true;
-        }
     }
     return 0;
 }
 
 /* Step 1 of a Ready: everything durable before anything is sent. */
-static int persist_ready(repl_group_t *g, const raft_ready_t *rd, bool *conf_seen) {
+static int persist_ready(repl_group_t *g, const raft_ready_t *rd) {
     int rc = 0;
     if (rd->snapshot) {
         rc = repl_snap_install(g, rd->snapshot);
-        *conf_seen = true;
     }
     if (rc == 0 && rd->entries_count > 0) {
-        rc = append_entries(g, rd, conf_seen);
+        rc = append_entries(g, rd);
     }
     if (rc == 0) {
         rc = persist_flush(g->persist);
@@ -449,14 +459,29 @@ static void report_role(repl_group_t *g) {
 
 static void group_reset(repl_group_t *g);
 
+static void refresh_cache(repl_group_t *g) {
+    raft_status_t st;
+    raft_get_status(g->raft, &st);
+    g->sole_voter = sole_voter(&st.conf, g->o.id);
+    g->commit = st.commit;
+    g->commit_in_term = raft_get_term(g->raft, st.commit) == st.term;
+    g->log_bytes = st.log_bytes;
+}
+
 int repl_group_process(repl_group_t *g) {
     int handled = 0;
     while (g->raft && handled < READIES_PER_PROCESS && raft_has_ready(g->raft)) {
         raft_ready_t rd;
         raft_ready(g->raft, &rd);
         handled++;
-        bool conf_seen = false;
-        int rc = persist_ready(g, &rd, &conf_seen);
+        learn_members(g, &rd);
+        if (rd.send_early) {
+            send_messages(g, &rd); /* followers write while this leader writes */
+            if (g->bus) {
+                bus_flush(g->bus);
+            }
+        }
+        int rc = persist_ready(g, &rd);
         if (rc < 0) {
             const char *why = persist_failure(g->persist);
             char text[300];
@@ -465,10 +490,15 @@ int repl_group_process(repl_group_t *g) {
             repl_group_fail(g, text);
             break;
         }
-        if (conf_seen) {
-            repl_peer_sync_bus(g); /* a new member must be reachable before the sends below */
+        if (rd.snapshot) {
+            repl_peer_sync_bus(g); /* the snapshot's members */
         }
-        send_messages(g, &rd);
+        if (!rd.send_early) {
+            send_messages(g, &rd);
+            if (g->bus && (rd.entries_count > 0 || rd.snapshot)) {
+                bus_flush(g->bus); /* acknowledgements leave before the applying below */
+            }
+        }
         apply_committed(g, &rd);
         queue_read_states(g, &rd);
         raft_advance(g->raft, &rd);
@@ -480,6 +510,7 @@ int repl_group_process(repl_group_t *g) {
     }
     if (g->raft) {
         raft_forget(g->raft, g->applied); /* refused unless this node is the only member */
+        refresh_cache(g);
     }
     return handled;
 }
@@ -647,14 +678,19 @@ int repl_group_read_index(repl_group_t *g, uint64_t ctx) {
     return raft_read_index(g->raft, ctx);
 }
 
+/* With one voter the commit index moves only when a Ready is advanced, so the values cached
+ * at the end of the last Ready loop are exact. */
 bool repl_group_read_local(const repl_group_t *g) {
-    if (!g->raft || g->role != RAFT_LEADER) {
-        return false;
-    }
-    raft_status_t st;
-    raft_get_status(g->raft, &st);
-    return sole_voter(&st.conf, g->o.id) && g->applied >= st.commit &&
-           raft_get_term(g->raft, st.commit) == st.term;
+    return g->raft && g->role == RAFT_LEADER && g->sole_voter && g->commit_in_term &&
+           g->applied >= g->commit;
+}
+
+const char *repl_group_failure(const repl_group_t *g) {
+    return g->failure[0] ? g->failure : NULL;
+}
+
+uint64_t repl_group_log_bytes(const repl_group_t *g) {
+    return g->log_bytes;
 }
 
 /* ---- status ---- */

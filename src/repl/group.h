@@ -157,5 +157,9 @@ int repl_group_progress(const repl_group_t *g, uint64_t id, raft_progress_info_t
 /* Member id's address, or NULL when unknown. Valid until the next repl_group_* call. */
 const repl_member_t *repl_group_member(const repl_group_t *g, uint64_t id);
 persist_t *repl_group_persist(const repl_group_t *g);
+/* NULL, or why the group stopped (its log failed). Cheap: for every command. */
+const char *repl_group_failure(const repl_group_t *g);
+/* Payload bytes of the entries the core holds in memory (not counted for maxmemory). */
+uint64_t repl_group_log_bytes(const repl_group_t *g);
 
 #endif

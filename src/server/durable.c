@@ -194,12 +194,7 @@ const char *server_write_failure(const server_t *s) {
     }
     persist_t *p = server_persist(s);
     const char *why = p ? persist_failure(p) : NULL;
-    if (why) {
-        return why;
-    }
-    repl_status_t st;
-    repl_group_status(s->group, &st);
-    return st.failure;
+    return why ? why : repl_group_failure(s->group);
 }
 
 void reply_misconf(server_t *s, reply_t *r) {

@@ -76,9 +76,8 @@ static int over_limit(server_t *s) {
     }
     size_t used = server_used_memory(s);
     if (s->group) {
-        repl_status_t st;
-        repl_group_status(s->group, &st);
-        used = used > st.log_bytes ? used - (size_t)st.log_bytes : 0;
+        uint64_t log_bytes = repl_group_log_bytes(s->group);
+        used = used > log_bytes ? used - (size_t)log_bytes : 0;
     }
     return used > (size_t)s->config.maxmemory;
 }

@@ -226,14 +226,25 @@ void forward_on_close(server_t *s, uint32_t from, const uint8_t *p, size_t len) 
     }
 }
 
+/* Whether the node c's forwarded commands went to can no longer answer them: it has been
+ * silent too long, or it no longer leads and the connection to it is down (it crashed). A
+ * deposed leader that is still up answers: it learns what committed at its proposals' indexes. */
+static int target_lost(server_t *s, const client_t *c, int64_t now_ms) {
+    if (!replica_peer_heard(s, c->fwd_target, now_ms, FORWARD_SILENCE_MS)) {
+        return 1;
+    }
+    bus_peer_stats_t st;
+    return c->fwd_target != s->leader &&
+           (bus_stats(s->bus, (uint32_t)c->fwd_target, &st) != 0 || !st.connected);
+}
+
 void forward_cron(server_t *s, int64_t now_ms) {
     client_vec_t *v = &s->forwarders;
     for (size_t i = 0; i < v->len; i++) {
         client_t *c = v->items[i];
-        if (c && c->forwarded > 0 &&
-            !replica_peer_heard(s, c->fwd_target, now_ms, FORWARD_SILENCE_MS)) {
+        if (c && c->forwarded > 0 && target_lost(s, c, now_ms)) {
             log_notice("repl", "closing client id=%llu: node %llu, which has its %u forwarded "
-                               "commands, is silent (their outcome is unknown)",
+                               "commands, is gone (their outcome is unknown)",
                        (unsigned long long)c->id, (unsigned long long)c->fwd_target,
                        c->forwarded);
             client_close(c);

@@ -98,6 +98,7 @@ typedef struct sim_node {
     size_t dlog_cap;
     /* the Ready being persisted */
     bool persisting;
+    bool sent_early; /* the Ready's messages left before it was persisted (rd.send_early) */
     raft_ready_t rd;
     uint32_t pending_ticks;
     sim_event_t *inbox;
@@ -177,6 +178,7 @@ typedef struct sim_totals {
     uint64_t partitions;
     uint64_t one_way_partitions;
     uint64_t leader_changes;
+    uint64_t early_sends;
     uint64_t transfers_completed;
     uint64_t conf_add_learner;
     uint64_t conf_add_voter;

@@ -151,6 +151,7 @@ static int print_coverage(const sim_totals_t *t, bool enforce) {
         {"voters added or promoted", t->conf_add_voter},
         {"members removed", t->conf_remove},
         {"leadership transfers completed", t->transfers_completed},
+        {"leader messages sent before persisting", t->early_sends},
         {"ReadIndex answered (leader)", s->reads_served_leader},
         {"ReadIndex answered (forwarded)", s->reads_served_remote},
         {"linearizable reads (on followers)", t->follower_reads_ok},

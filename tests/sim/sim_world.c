@@ -411,7 +411,7 @@ static void complete_ready(sim_world_t *w, int n) {
     sim_node_t *nd = &w->nodes[n];
     raft_ready_t *rd = &nd->rd;
     persist(w, nd, rd, SIZE_MAX);
-    for (size_t i = 0; i < rd->messages_count; i++) {
+    for (size_t i = 0; i < rd->messages_count && !nd->sent_early; i++) {
         net_send(w, n, &rd->messages[i]);
     }
     if (rd->snapshot) {
@@ -463,6 +463,14 @@ void sim_node_drive(sim_world_t *w, int n) {
         }
         raft_ready(nd->raft, &nd->rd);
         sim_check_ready(w, n, &nd->rd);
+        /* A leader may send before its disk write (rd.send_early); half the time it does, so
+         * crashes find followers holding entries their leader lost. */
+        nd->sent_early = nd->rd.send_early && nd->rd.messages_count > 0 &&
+                         sim_chance(&w->rng, 500);
+        for (size_t i = 0; i < nd->rd.messages_count && nd->sent_early; i++) {
+            net_send(w, n, &nd->rd.messages[i]);
+        }
+        w->totals.early_sends += nd->sent_early;
         if (ready_units(&nd->rd) > 0 && w->p.disk_max_us > 0 && !sim_chance(&w->rng, 300)) {
             nd->persisting = true;
             sim_schedule(w, w->now + (int64_t)sim_range(&w->rng, 1, (uint64_t)w->p.disk_max_us),
