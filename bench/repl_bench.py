@@ -177,31 +177,43 @@ class Group:
 
 
 def run_benchmark(port, pipeline, requests):
-    """(requests/s, p50 ms, p99 ms) of redis-benchmark SET against port."""
+    """(requests/s, p50 ms, p99 ms) of redis-benchmark SET against port; RuntimeError with
+    redis-benchmark's own words when it gave no result (it stops at an error reply)."""
     cmd = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests), "-P",
            str(pipeline), "-t", "set", "-r", "100000", "--csv"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
-    lines = [[c.strip('"') for c in line.split(",")] for line in out.splitlines()]
-    if not lines or "p99_latency_ms" not in lines[0]:
-        raise RuntimeError("unexpected redis-benchmark output: " + out)
-    head = lines[0]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    lines = [[c.strip('"') for c in line.split(",")] for line in p.stdout.splitlines()]
+    head = lines[0] if lines else []
     for cells in lines[1:]:
-        if cells[0].upper().startswith("SET"):
+        if cells[0].upper().startswith("SET") and "p99_latency_ms" in head:
             row = dict(zip(head, cells))
             return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
-    raise RuntimeError("no SET result from redis-benchmark: " + out)
+    raise RuntimeError("no SET result from redis-benchmark: %s %s" % (
+        p.stdout.strip()[-300:], p.stderr.strip()[-300:]))
 
 
-def throughput(groups, args):
+def measure(group, pipeline, requests, log):
+    """run_benchmark against the group's leader; a run cut short by a leader change (the
+    machine's load can delay a heartbeat past the election timeout) is noted and run again
+    against the new leader, at most 3 times."""
+    for attempt in range(3):
+        try:
+            return run_benchmark(group.leader().port, pipeline, requests)
+        except RuntimeError as e:
+            log.append("%s P%d: %s" % (group.mode, pipeline, e))
+            print("  (%s P%d run again: %s)" % (group.mode, pipeline, str(e)[-160:]), flush=True)
+    raise RuntimeError("redis-benchmark failed 3 times on the %s group" % group.mode)
+
+
+def throughput(groups, args, reruns):
     rows = []
     for pipeline in (1, 16):
         figures = {m: [] for m in SETUPS}
         for rnd in range(args.rounds):
             order = SETUPS[rnd % 3:] + SETUPS[:rnd % 3]
             for mode in order:
-                port = groups[mode].leader().port
-                figures[mode].append(run_benchmark(port, pipeline, args.requests * (
-                    2 if pipeline == 16 else 1)))
+                figures[mode].append(measure(groups[mode], pipeline, args.requests * (
+                    2 if pipeline == 16 else 1), reruns))
         base = statistics.median(f[0] for f in figures["single"])
         for mode in SETUPS:
             rps = statistics.median(f[0] for f in figures[mode])
@@ -287,7 +299,8 @@ def main():
             groups[mode].leader()
         print("SET, redis-benchmark -c 50 against the leader, median of %d rounds" % args.rounds,
               flush=True)
-        rows = throughput(groups, args)
+        reruns = []
+        rows = throughput(groups, args, reruns)
         print("failover: kill -9 the leader, time to the first acknowledged write "
               "(%d kills)" % args.kills, flush=True)
         times = failover(groups["sync"], args.kills)
@@ -306,9 +319,12 @@ def main():
         print("|---|---|---|---|")
         print("| 3 replicas, sync | %d | %.0f | %.0f |" % (fo["kills"], fo["median_ms"],
                                                          fo["max_ms"]))
+        if reruns:
+            print("\n%d benchmark runs were cut short by a leader change and run again" %
+                  len(reruns))
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"throughput": rows, "failover": fo}, f, indent=2)
+                json.dump({"throughput": rows, "failover": fo, "reruns": reruns}, f, indent=2)
     finally:
         for g in groups.values():
             g.stop()

@@ -46,9 +46,10 @@ SECRET = "polis-fault-tests"
 OP_TIMEOUT_S = 1.5      # a client's wait for one reply (no leader: the node answers in ~0.4 s)
 CONNECT_TIMEOUT_S = 0.3
 
-# The documented "outcome unknown" error reply (`UNKNOWN The write's outcome is unknown: ...`):
-# the write may or may not apply. Every other error reply means it did not and will not.
-UNKNOWN_OUTCOME = re.compile(r"^UNKNOWN\b")
+# The error replies whose write may or may not apply (docs/ARCHITECTURE.md, "Replication"):
+# `UNKNOWN The write's outcome is unknown: ...` and `MISCONF Errors writing to the write-ahead
+# log: ...`. Every other error reply means the command did not and will not apply.
+UNKNOWN_OUTCOME = re.compile(r"^(UNKNOWN|MISCONF)\b")
 
 
 def outcome_of_error(exc):

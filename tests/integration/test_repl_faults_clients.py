@@ -86,6 +86,8 @@ def test_error_replies_are_failures_unless_the_outcome_is_unknown():
     assert outcome_of_error(redis.exceptions.ResponseError(
         "UNKNOWN The write's outcome is unknown: leadership changed and whether it committed "
         "was not learned in time; it may or may not have been applied")) == "unknown"
+    assert outcome_of_error(redis.exceptions.ResponseError(
+        "MISCONF Errors writing to the write-ahead log: No space left on device")) == "unknown"
 
 
 def test_term_watcher_reports_two_leaders_in_one_term(two_unreplicated):
