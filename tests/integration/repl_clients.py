@@ -65,6 +65,15 @@ def text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+def expect_ok(op, reply):
+    """Completes a write's op: +OK is ok; any other reply is a bug in the node (the op is left
+    unknown, and the client thread stops with the error)."""
+    if text(reply) != "OK":
+        op.unknown()
+        raise AssertionError("%s %s replied %r" % (op.op, op.key, reply))
+    op.ok()
+
+
 class Conn:
     """One connection to one node, opened before any operation is invoked on it."""
 
@@ -363,9 +372,9 @@ class _Workers:
 
 class SetWriters(_Workers):
     """Threads writing unique keys PREFIX:CLIENT:N (value v.CLIENT.N), recording every write
-    (give two writer sets different prefixes). Client i
-    starts on nodes[i % len(nodes)]; on a lost connection it moves on to the next node, or with
-    sticky=True stays on its node (to watch what that one node acknowledges)."""
+    (give two writer sets different prefixes). Client i starts on nodes[i % len(nodes)]; on a
+    lost connection it moves on to the next node, or with sticky=True stays on its node (to
+    watch what that one node acknowledges)."""
 
     def __init__(self, group, clients=4, nodes=None, seed=1, sticky=False, max_ops=20000,
                  max_seconds=60.0, pause_s=0.0, prefix="s"):
@@ -387,8 +396,7 @@ class SetWriters(_Workers):
             op.node = conn.node
             ops += 1
             try:
-                reply = conn.call("SET", key, value)
-                op.ok() if text(reply) == "OK" else op.fail()
+                expect_ok(op, conn.call("SET", key, value))
             except redis.exceptions.RedisError as e:
                 if outcome_of_error(e) == "fail":
                     op.fail()
@@ -519,8 +527,7 @@ class RegisterClients(_Workers):
     def _write(self, i, state, key):
         value = self._value(i, state)
         op = self.history.invoke(self._pid(i, state), "write", key, value)
-        self._run(i, state, op, ("SET", key, value),
-                  lambda reply: op.ok() if text(reply) == "OK" else op.fail())
+        self._run(i, state, op, ("SET", key, value), lambda reply: expect_ok(op, reply))
 
     def _version(self, state, key):
         try:
