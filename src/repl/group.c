@@ -470,6 +470,9 @@ static void refresh_cache(repl_group_t *g) {
 
 int repl_group_process(repl_group_t *g) {
     int handled = 0;
+    if (g->raft && raft_needs_reset(g->raft)) {
+        group_reset(g); /* found while stepping a message */
+    }
     while (g->raft && handled < READIES_PER_PROCESS && raft_has_ready(g->raft)) {
         raft_ready_t rd;
         raft_ready(g->raft, &rd);
@@ -504,9 +507,6 @@ int repl_group_process(repl_group_t *g) {
         raft_advance(g->raft, &rd);
         release_reads(g);
         report_role(g);
-        if (raft_needs_reset(g->raft)) {
-            group_reset(g);
-        }
     }
     if (g->raft) {
         raft_forget(g->raft, g->applied); /* refused unless this node is the only member */
@@ -542,6 +542,14 @@ static int wipe_data(const char *dir) {
     return rc;
 }
 
+/* After a reset the node follows (the new core starts as a follower of no known leader). */
+static void report_reset_role(repl_group_t *g, const raft_status_t *st) {
+    g->role = RAFT_FOLLOWER;
+    g->leader = 0;
+    g->term = st->term;
+    g->o.sm.role_changed(g->o.sm.ctx, RAFT_FOLLOWER, 0, st->term);
+}
+
 /* Async replication lost writes at a failover and this replica had applied some of them: its
  * state is discarded and rebuilt from the leader (a snapshot, then the log), as a Redis replica
  * does a full resynchronisation. Term and vote are kept (a vote must never be forgotten). */
@@ -567,6 +575,9 @@ static void group_reset(repl_group_t *g) {
     persist_hard_state_t phs = {st.term, st.vote, 0};
     if (rc == 0) {
         rc = persist_hard_state_save(g->persist, &phs);
+    }
+    if (rc == 0) {
+        report_reset_role(g, &st);
     }
     raft_config_t cfg;
     raft_config_of(g, &cfg, true);

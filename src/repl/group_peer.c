@@ -83,7 +83,9 @@ static void bus_add(repl_group_t *g, size_t i) {
     }
 }
 
-/* The bus peers this group added follow its configuration; static peers always stay. */
+/* The bus peers this group added follow its configuration; static peers always stay. A member
+ * being removed stays reachable until its removal is applied, so the answer to the command that
+ * removed it (it may have come from that member) still reaches it. */
 void repl_peer_sync_bus(repl_group_t *g) {
     if (!g->bus) {
         return;
@@ -95,7 +97,8 @@ void repl_peer_sync_bus(repl_group_t *g) {
         if (id == g->o.id) {
             continue;
         }
-        bool wanted = g->member_static[i] || in_conf(&conf, id);
+        bool wanted =
+            g->member_static[i] || in_conf(&conf, id) || in_conf(&g->applied_conf, id);
         if (wanted && !g->member_on_bus[i]) {
             bus_add(g, i);
         } else if (!wanted && g->member_on_bus[i]) {

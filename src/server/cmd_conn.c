@@ -49,6 +49,7 @@ static void set_name(client_t *c, slice_t name) {
 
 void node_reset(client_t *c, int argc, const slice_t *argv) {
     c->resp = 2;
+    c->flags &= ~CLIENT_READONLY;
     set_name(c, (slice_t){NULL, 0});
     reply_t r = client_reply(c);
     reply_status(&r, "RESET");

@@ -384,6 +384,13 @@ void replica_close(server_t *s) {
 
 /* ---- routing ---- */
 
+/* A leader whose bus connection is down (it crashed, or is being reconnected to) is not sent
+ * commands: they would wait in the queue for nothing; they wait for a leader instead. */
+static int leader_reachable(const server_t *s) {
+    bus_peer_stats_t st;
+    return s->bus && bus_stats(s->bus, (uint32_t)s->leader, &st) == 0 && st.connected;
+}
+
 int replica_route(client_t *c, const command_t *info, const node_command_t *node, int is_write,
                   uint64_t *leader) {
     server_t *s = c->srv;
@@ -403,7 +410,8 @@ int replica_route(client_t *c, const command_t *info, const node_command_t *node
         }
         return ROUTE_READINDEX;
     }
-    if (s->leader != 0 && s->leader != s->node_id && s->bus && c->hops < REPL_FORWARD_HOPS_MAX) {
+    if (s->leader != 0 && s->leader != s->node_id && c->hops < REPL_FORWARD_HOPS_MAX &&
+        leader_reachable(s)) {
         *leader = s->leader;
         return ROUTE_FORWARD;
     }
@@ -514,8 +522,7 @@ void replica_role_changed(void *ctx, int role, uint64_t leader, uint64_t term) {
     resume_all(s, &s->leader_waiters, offsetof(client_t, leader_slot));
     resume_all(s, &s->read_waiters, offsetof(client_t, read_slot));
     if (s->transfer_deadline_ms && role != RAFT_LEADER) {
-        log_notice("repl", "leadership moved to node %llu: shutting down",
-                   (unsigned long long)leader);
+        log_notice("repl", "leadership handed over: shutting down");
         server_shutdown_now(s, s->exit_code);
     }
 }
@@ -621,10 +628,11 @@ static void send_node_info(server_t *s, int64_t now_ms) {
 
 static void expire_waits(server_t *s, int64_t now_ms) {
     client_vec_t *v = &s->leader_waiters;
+    int reachable = s->role == RAFT_LEADER || (s->leader != 0 && leader_reachable(s));
     for (size_t i = 0; i < v->len; i++) {
         client_t *c = v->items[i];
-        if (c && now_ms - c->leader_wait_ms >= LEADER_WAIT_MS) {
-            resume(c, v, &c->leader_slot); /* it replies CLUSTERDOWN when it runs */
+        if (c && (reachable || now_ms - c->leader_wait_ms >= LEADER_WAIT_MS)) {
+            resume(c, v, &c->leader_slot); /* routed again; CLUSTERDOWN once it waited enough */
         }
     }
     vec_compact(v, offsetof(client_t, leader_slot));
