@@ -116,6 +116,15 @@ class Node:
             return {}
         return dict(line.split(":", 1) for line in raw.splitlines() if ":" in line)
 
+    def cpu_seconds(self):
+        """User + system CPU time of the running process so far (0 when it is not running)."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill9(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -171,6 +180,9 @@ class Group:
             time.sleep(0.05)
         raise RuntimeError("the %s group did not catch up" % self.mode)
 
+    def cpu_seconds(self):
+        return sum(n.cpu_seconds() for n in self.nodes)
+
     def stop(self):
         for n in self.nodes:
             n.stop()
@@ -193,12 +205,15 @@ def run_benchmark(port, pipeline, requests):
 
 
 def measure(group, pipeline, requests, log):
-    """run_benchmark against the group's leader; a run cut short by a leader change (the
-    machine's load can delay a heartbeat past the election timeout) is noted and run again
-    against the new leader, at most 3 times."""
+    """run_benchmark against the group's leader, and the CPU microseconds all the group's
+    processes spent per request; a run cut short by a leader change (the machine's load can
+    delay a heartbeat past the election timeout) is noted and run again against the new
+    leader, at most 3 times."""
     for attempt in range(3):
         try:
-            return run_benchmark(group.leader().port, pipeline, requests)
+            cpu = group.cpu_seconds()
+            rps, p50, p99 = run_benchmark(group.leader().port, pipeline, requests)
+            return rps, p50, p99, (group.cpu_seconds() - cpu) * 1e6 / requests
         except RuntimeError as e:
             log.append("%s P%d: %s" % (group.mode, pipeline, e))
             print("  (%s P%d run again: %s)" % (group.mode, pipeline, str(e)[-160:]), flush=True)
@@ -220,11 +235,12 @@ def throughput(groups, args, reruns):
             row = {"setup": mode, "pipeline": pipeline, "rps": rps,
                    "p50_ms": statistics.median(f[1] for f in figures[mode]),
                    "p99_ms": statistics.median(f[2] for f in figures[mode]),
+                   "cpu_us": statistics.median(f[3] for f in figures[mode]),
                    "ratio": rps / base}
             rows.append(row)
-            print("  P%-3d %-27s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  %.2fx" % (
-                pipeline, LABELS[mode], rps, row["p50_ms"], row["p99_ms"], row["ratio"]),
-                flush=True)
+            print("  P%-3d %-27s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  cpu/req %5.1f us  "
+                  "%.2fx" % (pipeline, LABELS[mode], rps, row["p50_ms"], row["p99_ms"],
+                             row["cpu_us"], row["ratio"]), flush=True)
     return rows
 
 
@@ -307,12 +323,13 @@ def main():
         fo = {"kills": len(times), "times_ms": times, "median_ms": statistics.median(times),
               "max_ms": max(times)}
         print()
-        print("| setup | pipeline | SET req/s | p50 ms | p99 ms | ratio to single node |")
-        print("|---|---|---|---|---|---|")
+        print("| setup | pipeline | SET req/s | p50 ms | p99 ms | CPU us/req (all nodes) "
+              "| ratio to single node |")
+        print("|---|---|---|---|---|---|---|")
         for row in rows:
-            print("| %s | %d | %.0f | %.3f | %.3f | %.2f |" % (
+            print("| %s | %d | %.0f | %.3f | %.3f | %.1f | %.2f |" % (
                 LABELS[row["setup"]], row["pipeline"], row["rps"], row["p50_ms"],
-                row["p99_ms"], row["ratio"]))
+                row["p99_ms"], row["cpu_us"], row["ratio"]))
         print()
         print("| failover (kill -9 leader -> first acknowledged write) | kills | median ms "
               "| max ms |")
