@@ -236,9 +236,17 @@ void raft_repl_maybe_commit(raft_t *r) {
         return;
     }
     sort_desc(match, n);
-    /* Async replication commits what the leader itself holds durably (advance sets its own
-     * progress); sync replication what a quorum holds. */
-    uint64_t index = r->cfg.async_commit ? r->log.stable : match[raft_conf_quorum(&r->conf) - 1];
+    uint64_t index = match[raft_conf_quorum(&r->conf) - 1];
+    if (r->cfg.async_commit) {
+        /* Async replication commits what the leader itself holds durably, except a membership
+         * change, which still waits for a quorum: one committed by the leader alone could leave
+         * the voters with configurations no election can satisfy. */
+        uint64_t local = r->log.stable;
+        if (r->conf_index > r->log.commit && r->conf_index <= local && index < r->conf_index) {
+            local = r->conf_index - 1;
+        }
+        index = local > index ? local : index;
+    }
     if (index <= r->log.commit || raft_log_term(&r->log, index) != r->term) {
         return;
     }

@@ -106,6 +106,8 @@ typedef struct sim_node {
     /* volatile */
     sim_kv_t kv;
     uint64_t last_commit;
+    uint64_t barrier_seq;    /* the barrier this node applied last, and its state after it */
+    uint64_t barrier_digest;
     int last_role;
     uint64_t last_term;
     uint64_t checked_leader_term;
@@ -159,6 +161,8 @@ typedef struct sim_params {
     uint32_t weight_transfer;
     uint32_t crash_leader_permille;
     uint32_t weight_pause;
+    bool snapshot_external; /* the nodes keep snapshot bytes, the core only their length */
+    bool async_commit;      /* async replication: lost writes allowed, convergence required */
 } sim_params_t;
 
 /* What a campaign adds up across seeds (the features the runs exercised). */
@@ -179,6 +183,9 @@ typedef struct sim_totals {
     uint64_t one_way_partitions;
     uint64_t leader_changes;
     uint64_t early_sends;
+    uint64_t external_chunks; /* snapshot chunks a node filled from its own bytes */
+    uint64_t async_worlds;
+    uint64_t resets;          /* async replicas that discarded a diverged state */
     uint64_t transfers_completed;
     uint64_t conf_add_learner;
     uint64_t conf_add_voter;
@@ -281,5 +288,7 @@ void sim_check_ready(sim_world_t *w, int n, const raft_ready_t *rd);
 void sim_check_node(sim_world_t *w, int n);
 void sim_check_apply(sim_world_t *w, int n, uint64_t index);
 void sim_check_free(sim_world_t *w);
+/* Async worlds: every member that applied the latest barrier reached the same state. */
+void sim_check_convergence(sim_world_t *w);
 
 #endif

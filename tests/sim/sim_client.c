@@ -81,6 +81,10 @@ void sim_kv_apply(sim_world_t *w, int n, const raft_entry_t *e) {
     }
     kv->digest = mix(mix(kv->digest, e->index), hash_entry(e));
     kv->applied = e->index;
+    if (decode_cmd(e, &c) && c.op == CMD_BARRIER) {
+        w->nodes[n].barrier_seq = c.seq;
+        w->nodes[n].barrier_digest = kv->digest;
+    }
     bool first = e->index >= w->committed_cap || w->applied_digest[e->index] == 0;
     if (first && e->type == RAFT_ENTRY_CONF) {
         count_conf(w, e);

@@ -41,6 +41,9 @@ void sim_params_choose(sim_world_t *w) {
     p->weight_transfer = (uint32_t)sim_range(g, 0, 10);
     p->crash_leader_permille = (uint32_t)sim_range(g, 200, 900);
     p->weight_pause = (uint32_t)sim_range(g, 0, 10);
+    p->snapshot_external = sim_chance(g, 500);
+    p->async_commit = sim_chance(g, 200);
+    w->totals.async_worlds += p->async_commit;
     w->drop_permille = p->drop_permille;
     w->dup_permille = p->dup_permille;
     w->long_delay_permille = p->long_delay_permille;
@@ -282,6 +285,7 @@ void sim_liveness_check(sim_world_t *w) {
     }
     w->stop_clients = true;
     if (sim_clients_idle(w)) {
+        sim_check_convergence(w);
         w->done = true;
         sim_tracef(w, "converged: barrier %llu applied by every member",
                    (unsigned long long)w->barrier_applied);

@@ -94,9 +94,33 @@ void sim_failf(sim_world_t *w, const char *fmt, ...) {
 
 /* ---- the network ---- */
 
+/* An external snapshot's chunk is filled by the sending node from the bytes it stored (what a
+ * real node reads from its snapshot file). */
+static bool fill_chunk(sim_world_t *w, int from, const raft_msg_t *m, raft_msg_t *out) {
+    const sim_node_t *nd = &w->nodes[from];
+    if (!nd->has_snapshot || nd->snap_meta.index != m->snapshot.index ||
+        m->snapshot_size != nd->snap_data.len ||
+        m->snapshot_offset + m->chunk_len > nd->snap_data.len) {
+        sim_failf(w, "n%d sends chunks of snapshot %llu it does not hold", from + 1,
+                  (unsigned long long)m->snapshot.index);
+        return false;
+    }
+    *out = *m;
+    out->chunk = nd->snap_data.data + m->snapshot_offset;
+    w->totals.external_chunks++;
+    return true;
+}
+
 static void net_send(sim_world_t *w, int from, const raft_msg_t *m) {
     int to = (int)m->to - 1;
     assert(to >= 0 && to < (int)w->p.nodes);
+    raft_msg_t filled;
+    if (m->type == RAFT_MSG_SNAPSHOT && !m->chunk && m->chunk_len > 0) {
+        if (!fill_chunk(w, from, m, &filled)) {
+            return;
+        }
+        m = &filled;
+    }
     buf_t enc;
     buf_init(&enc);
     if (raft_msg_encode(m, &enc) != 0) {
@@ -292,6 +316,8 @@ static void node_config(const sim_world_t *w, int n, raft_config_t *cfg, uint64_
     cfg->apply_bytes_max = w->p.apply_bytes_max;
     cfg->uncommitted_bytes_max = w->p.uncommitted_bytes_max;
     cfg->log_keep_entries = w->p.log_keep;
+    cfg->snapshot_external = w->p.snapshot_external;
+    cfg->async_commit = w->p.async_commit;
 }
 
 void sim_node_restart(sim_world_t *w, int n) {
@@ -305,7 +331,8 @@ void sim_node_restart(sim_world_t *w, int n) {
         sim_failf(w, "n%d: raft_create: %s", n + 1, raft_strerror(rc));
         return;
     }
-    raft_snapshot_t snap = {nd->snap_meta, nd->snap_data.data, nd->snap_data.len};
+    raft_snapshot_t snap = {nd->snap_meta, w->p.snapshot_external ? NULL : nd->snap_data.data,
+                            nd->snap_data.len};
     rc = raft_restore(nd->raft, &nd->hs, nd->has_snapshot ? &snap : NULL, nd->dlog, nd->dlog_count);
     if (rc != 0) {
         sim_failf(w, "n%d: raft_restore refused the durable state: %s", n + 1, raft_strerror(rc));
@@ -392,7 +419,8 @@ static void maybe_compact(sim_world_t *w, int n) {
     buf_init(&data);
     sim_kv_snapshot(w, &nd->kv, &data);
     raft_snapshot_meta_t meta;
-    int rc = raft_compact(nd->raft, st.applied, data.data, data.len, &meta);
+    int rc = raft_compact(nd->raft, st.applied, w->p.snapshot_external ? NULL : data.data,
+                          data.len, &meta);
     if (rc != 0) {
         sim_failf(w, "n%d: raft_compact(%llu): %s", n + 1, (unsigned long long)st.applied,
                   raft_strerror(rc));
@@ -448,6 +476,29 @@ static void drain_deferred(sim_world_t *w, int n) {
     nd->inbox_count = 0;
 }
 
+/* An async replica that applied entries the group lost (raft_needs_reset): its disk is wiped
+ * but for its term and vote, its state machine emptied, and a new core starts with an empty
+ * log, as the node's driver does. */
+static void node_reset(sim_world_t *w, int n) {
+    sim_node_t *nd = &w->nodes[n];
+    raft_status_t st;
+    raft_get_status(nd->raft, &st);
+    sim_tracef(w, "n%d resets: its state diverged below commit %llu", n + 1,
+               (unsigned long long)st.commit);
+    node_stop(w, n);
+    sim_clients_on_crash(w, n);
+    dlog_truncate(nd, 0);
+    nd->dlog_first = 1;
+    nd->has_snapshot = false;
+    buf_clear(&nd->snap_data);
+    nd->hs = (raft_hard_state_t){st.term, st.vote, 0};
+    nd->barrier_seq = 0;
+    uint64_t restarts = w->totals.restarts;
+    sim_node_restart(w, n);
+    w->totals.restarts = restarts; /* a reset, not a crash and restart */
+    w->totals.resets++;
+}
+
 void sim_node_drive(sim_world_t *w, int n) {
     sim_node_t *nd = &w->nodes[n];
     for (int round = 0; round < 100000; round++) {
@@ -456,6 +507,10 @@ void sim_node_drive(sim_world_t *w, int n) {
         }
         if (nd->pending_ticks > 0 || nd->inbox_count > 0) {
             drain_deferred(w, n);
+        }
+        if (raft_needs_reset(nd->raft)) {
+            node_reset(w, n);
+            continue;
         }
         if (!raft_has_ready(nd->raft)) {
             sim_check_node(w, n);
@@ -620,9 +675,10 @@ static void check_history(sim_world_t *w) {
 }
 
 int sim_world_run(sim_world_t *w) {
-    sim_tracef(w, "seed %llu: %u voters + %u spare, %u clients, chaos %.2fs",
+    sim_tracef(w, "seed %llu: %u voters + %u spare, %u clients, chaos %.2fs%s%s",
                (unsigned long long)w->seed, w->p.voters, w->p.nodes - w->p.voters, w->p.clients,
-               (double)w->p.chaos_us / 1e6);
+               (double)w->p.chaos_us / 1e6, w->p.async_commit ? ", async commit" : "",
+               w->p.snapshot_external ? ", external snapshots" : "");
     for (uint32_t i = 0; i < w->p.nodes; i++) {
         sim_node_restart(w, (int)i);
     }
@@ -646,8 +702,8 @@ int sim_world_run(sim_world_t *w) {
     if (!w->failed && !w->done) {
         sim_failf(w, "the event queue ran dry");
     }
-    if (!w->failed) {
-        check_history(w);
+    if (!w->failed && !w->p.async_commit) {
+        check_history(w); /* async replication may lose acknowledged writes by design */
     }
     w->totals.sim_us = (uint64_t)w->now;
     return w->failed ? -1 : 0;

@@ -270,6 +270,30 @@ static void test_async_leader_commits_alone_and_a_diverged_member_asks_for_reset
     th_free(&c);
 }
 
+static void test_async_membership_change_still_waits_for_a_quorum(void **state) {
+    (void)state;
+    th_cluster_t c;
+    th_init(&c, 4, 3, async);
+    th_elect(&c, 1);
+    propose_n(&c, 1, 2, "a");
+    th_isolate(&c, 1, true);
+    uint64_t commit = th_status(&c, 1).commit;
+    uint64_t index = 0;
+    assert_int_equal(
+        raft_propose_conf_change(th_r(&c, 1), RAFT_CONF_ADD_LEARNER, 4, NULL, 0, &index), 0);
+    uint64_t after = th_propose(&c, 1, "after");
+    th_deliver(&c);
+    assert_int_equal(th_status(&c, 1).commit, commit); /* neither the change nor what follows */
+    th_isolate(&c, 1, false);
+    for (int i = 0; i < 5; i++) { /* heartbeats: the stalled pipelines restart */
+        th_tick(&c, 1, 1);
+        th_deliver(&c);
+    }
+    assert_true(th_status(&c, 1).commit >= after); /* a quorum holds it: committed */
+    assert_true(index < after);
+    th_free(&c);
+}
+
 static void test_sync_leader_alone_commits_nothing(void **state) {
     (void)state;
     th_cluster_t c;
@@ -290,6 +314,7 @@ int main(void) {
         cmocka_unit_test(test_leader_may_send_before_persisting_unless_term_or_vote_changed),
         cmocka_unit_test(test_single_member_forgets_applied_entries_until_a_member_is_added),
         cmocka_unit_test(test_async_leader_commits_alone_and_a_diverged_member_asks_for_reset),
+        cmocka_unit_test(test_async_membership_change_still_waits_for_a_quorum),
         cmocka_unit_test(test_sync_leader_alone_commits_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
