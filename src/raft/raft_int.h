@@ -19,10 +19,26 @@
 #include "core/buf.h"
 #include "raft/raft.h"
 
+/* A block of entry payloads: the payloads of consecutive entries, copied one after another, so
+ * appending costs no allocation per entry and compaction frees whole blocks. */
+typedef struct raft_log_block {
+    char *mem;
+    size_t used;
+    size_t cap;
+    uint64_t last; /* index of the last entry whose payload is here */
+} raft_log_block_t;
+
+#define RAFT_LOG_BLOCK_BYTES (64u << 10) /* a payload larger than this gets a block of its own */
+
 /* The log: entries offset+1 .. offset+count live in entries[first .. first+count). The array is
- * contiguous so a Ready can point into it; it is slid down or grown only outside a Ready. */
+ * contiguous so a Ready can point into it; it is slid down or grown only outside a Ready. Their
+ * payloads live in blocks[blocks_first .. blocks_first+blocks_count), oldest first. */
 typedef struct raft_log {
     raft_entry_t *entries;
+    raft_log_block_t *blocks;
+    size_t blocks_first;
+    size_t blocks_count;
+    size_t blocks_cap;
     size_t first;
     size_t count;
     size_t cap;

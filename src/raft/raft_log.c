@@ -2,8 +2,11 @@
  *
  * One contiguous array so a Ready can hand out a run of entries as one pointer. Appends are
  * amortised O(1): the live region is slid down when the free space is at the front, the array
- * doubles when it is full. Nothing here is proportional to the whole log except freeing. */
+ * doubles when it is full. Payloads are copied into 64 KiB blocks (no allocation per entry);
+ * compaction frees the blocks it emptied, truncation those after the cut. Nothing here is
+ * proportional to the whole log except freeing it. */
 #include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -13,16 +16,67 @@ void raft_log_init(raft_log_t *log) {
     memset(log, 0, sizeof *log);
 }
 
+/* Forgets entries [from, to) of the live region (their payload bytes stay in their blocks). */
 static void free_range(raft_log_t *log, size_t from, size_t to) {
     for (size_t i = from; i < to; i++) {
         log->bytes -= log->entries[log->first + i].len;
-        mem_free(log->entries[log->first + i].data);
         log->entries[log->first + i].data = NULL;
     }
 }
 
+static raft_log_block_t *block_at(const raft_log_t *log, size_t i) {
+    return &log->blocks[log->blocks_first + i];
+}
+
+static void blocks_drop_front(raft_log_t *log, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        mem_free(block_at(log, i)->mem);
+    }
+    log->blocks_first += n;
+    log->blocks_count -= n;
+    if (log->blocks_count == 0) {
+        log->blocks_first = 0;
+    }
+}
+
+static void blocks_drop_back(raft_log_t *log, size_t n) {
+    for (size_t i = log->blocks_count - n; i < log->blocks_count; i++) {
+        mem_free(block_at(log, i)->mem);
+    }
+    log->blocks_count -= n;
+    if (log->blocks_count == 0) {
+        log->blocks_first = 0;
+    }
+}
+
+/* Room for len more payload bytes at the tail block. */
+static raft_log_block_t *block_reserve(raft_log_t *log, size_t len) {
+    if (log->blocks_count > 0) {
+        raft_log_block_t *tail = block_at(log, log->blocks_count - 1);
+        if (tail->cap - tail->used >= len) {
+            return tail;
+        }
+    }
+    if (log->blocks_first + log->blocks_count == log->blocks_cap) {
+        if (log->blocks_first > 0) {
+            memmove(log->blocks, log->blocks + log->blocks_first,
+                    log->blocks_count * sizeof *log->blocks);
+            log->blocks_first = 0;
+        } else {
+            log->blocks_cap = log->blocks_cap ? log->blocks_cap * 2 : 16;
+            log->blocks = mem_realloc(log->blocks, log->blocks_cap * sizeof *log->blocks);
+        }
+    }
+    size_t cap = len > RAFT_LOG_BLOCK_BYTES ? len : RAFT_LOG_BLOCK_BYTES;
+    raft_log_block_t *b = &log->blocks[log->blocks_first + log->blocks_count++];
+    *b = (raft_log_block_t){mem_alloc(cap), 0, cap, 0};
+    return b;
+}
+
 void raft_log_free(raft_log_t *log) {
     free_range(log, 0, log->count);
+    blocks_drop_front(log, log->blocks_count);
+    mem_free(log->blocks);
     mem_free(log->entries);
     raft_log_init(log);
 }
@@ -72,8 +126,11 @@ void raft_log_append_copy(raft_log_t *log, uint64_t term, uint32_t type, const v
     e->len = (uint32_t)len;
     e->data = NULL;
     if (len > 0) {
-        e->data = mem_alloc(len);
+        raft_log_block_t *b = block_reserve(log, len);
+        e->data = b->mem + b->used;
         memcpy(e->data, data, len);
+        b->used += len;
+        b->last = e->index;
     }
     log->count++;
     log->uncommitted_bytes += len;
@@ -93,6 +150,25 @@ void raft_log_truncate(raft_log_t *log, uint64_t index) {
     }
     free_range(log, keep, log->count);
     log->count = keep;
+    /* Blocks after the one holding the last kept payload go; that one keeps the dropped bytes
+     * (a little space, until compaction frees it). */
+    const char *kept = NULL;
+    for (size_t i = keep; i > 0 && !kept; i--) {
+        kept = log->entries[log->first + i - 1].data;
+    }
+    size_t drop = 0;
+    while (drop < log->blocks_count) {
+        const raft_log_block_t *b = block_at(log, log->blocks_count - 1 - drop);
+        uintptr_t at = (uintptr_t)kept, start = (uintptr_t)b->mem;
+        if (kept && at >= start && at < start + b->cap) {
+            break;
+        }
+        drop++;
+    }
+    blocks_drop_back(log, drop);
+    if (log->blocks_count > 0 && block_at(log, log->blocks_count - 1)->last >= index) {
+        block_at(log, log->blocks_count - 1)->last = index - 1;
+    }
     if (log->stable >= index) {
         log->stable = index - 1;
     }
@@ -114,10 +190,17 @@ void raft_log_compact(raft_log_t *log, uint64_t index) {
     }
     log->offset = index;
     log->offset_term = term;
+    size_t blocks = 0;
+    while (blocks < log->blocks_count && block_at(log, blocks)->last <= index &&
+           (blocks + 1 < log->blocks_count || log->count == 0)) {
+        blocks++; /* every payload in it belongs to a compacted entry */
+    }
+    blocks_drop_front(log, blocks);
 }
 
 void raft_log_reset(raft_log_t *log, uint64_t index, uint64_t term) {
     free_range(log, 0, log->count);
+    blocks_drop_front(log, log->blocks_count);
     log->first = 0;
     log->count = 0;
     log->offset = index;
