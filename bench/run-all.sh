@@ -10,3 +10,5 @@ if [ -x bench/lb.sh ]; then
     echo "== polis lb vs HAProxy and nginx =="
     bench/lb.sh --json build/bench/lb.json
 fi
+echo "== 3-replica group vs single durable node; failover =="
+/usr/bin/python3 bench/repl_bench.py --json build/bench/repl.json $BENCH_ARGS

@@ -263,6 +263,16 @@ def _encode(token):
     return out
 
 
+class _Nil:
+    """The absent value as an operation argument (a cas that expects the key absent)."""
+
+    def __repr__(self):
+        return "NIL"
+
+
+NIL = _Nil()
+
+
 class Op:
     """One client operation of a History: complete it once with ok(), fail() or unknown()."""
 
@@ -306,7 +316,8 @@ class Op:
         return False
 
     def line(self):
-        args = [_encode(a) if a is not None else "-" for a in self.args] + ["-", "-"]
+        args = ["nil" if a is NIL else "-" if a is None else _encode(a)
+                for a in self.args] + ["-", "-"]
         complete = "-" if self.complete_us is None else str(self.complete_us)
         if self.outcome != "ok":
             result = "-"
@@ -350,7 +361,7 @@ class History:
 
     def invoke(self, process, op, key, *args):
         """Records the invocation of op on key by process, with at most two args (write: the
-        value; cas: expected, new). Complete the returned Op with ok(result), fail() or
+        value; cas: expected, new; NIL is the absent value, as a cas expecting no key). Complete the returned Op with ok(result), fail() or
         unknown(); ok(result) takes the value read (None: the key was absent) or, for a cas,
         True/False."""
         if len(args) > 2:
@@ -740,15 +751,19 @@ class Cluster:
                                      delay_ms, jitter_ms)
         return [p for p in self.proxies if p.delay_ms == delay_ms]
 
-    def peers_for(self, node, port):
+    def peers_for(self, node, port, include_self=False):
         """The peer list "ID@HOST:PORT,..." node should be given for every other node (ID is the
         node's index), through a delay proxy wherever one exists from node to that peer.
-        port is the peers' bus port: an int, or a function of the peer node."""
+        port is the peers' bus port: an int, or a function of the peer node. With
+        include_self the list names node too (at its own address), in index order, as a
+        `--peers` list of a group's voters does."""
         parts = []
         for peer in self.nodes:
-            if peer is node:
-                continue
             target = port(peer) if callable(port) else port
+            if peer is node:
+                if include_self:
+                    parts.append("%d@%s:%d" % (peer.index, peer.ip, target))
+                continue
             proxy = self._proxy_for.get((node, peer, target))
             host, p = (proxy.host, proxy.port) if proxy else (peer.ip, target)
             parts.append("%d@%s:%d" % (peer.index, host, p))

@@ -164,6 +164,8 @@ def test_delay_proxy_forwards_with_delay_and_partitions_still_apply(cluster):
     s.close()
     assert cluster.peers_for(n1, PORT) == "2@127.0.0.1:%d,3@%s:%d" % (
         proxy.port, cluster.node(3).ip, PORT)
+    assert cluster.peers_for(n1, PORT, include_self=True) == "1@%s:%d,2@127.0.0.1:%d,3@%s:%d" % (
+        n1.ip, PORT, proxy.port, cluster.node(3).ip, PORT)
     cluster.partition([n1], [n2])  # the proxy dials from n1's address: the partition applies
     s = n1.socket()
     s.settimeout(1.0)
@@ -220,6 +222,7 @@ def test_history_is_written_in_the_checker_format(cluster, tmp_path):
     for expect, new in [("5", "7"), ("5", "9"), ("nil", "-")]:  # values that need encoding
         op = h.invoke(2, "cas", "x", expect, new)
         op.ok(redis_cas(r, "x", expect, new))
+    h.invoke(2, "cas", "absent key", faults.NIL, "1").ok(redis_cas(r, "absent key", None, "1"))
     op = h.invoke(3, "write", "x", "oops")
     try:
         r.execute_command("SET", "x")  # wrong number of arguments: certainly no effect
@@ -245,6 +248,7 @@ def test_history_is_written_in_the_checker_format(cluster, tmp_path):
         ["2", "cas", "x", "5", "7", "ok", "true"],
         ["2", "cas", "x", "5", "9", "ok", "false"],
         ["2", "cas", "x", "%6Eil", "%2D", "ok", "false"],
+        ["2", "cas", "absent%20key", "nil", "1", "ok", "true"],
         ["3", "write", "x", "oops", "-", "fail", "-"],
         ["4", "write", "x", "8", "-", "unknown", "-"],
     ]
