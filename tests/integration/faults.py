@@ -76,6 +76,7 @@ NODES_MAX = 200
 NFT_TABLE = "polis_faults"
 LOSS_SCALE = 1000  # loss fractions are applied in thousandths
 HISTORY_TOKEN_MAX = 256  # the checker's limit on one field
+KILL_WAIT_S = 5  # how long cleanup waits for killed processes to exit
 
 _live_clusters = set()
 _libc = None
@@ -239,13 +240,28 @@ def reclaim_stale():
                     pass
 
 
+def _exited(pid):
+    """Whether pid has exited (a zombie waiting for its reaper counts as exited)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def _kill_namespace_processes(ns):
+    """SIGKILLs every process in ns and waits (at most KILL_WAIT_S) until they have exited: a
+    signal is delivered asynchronously, and a namespace outlives its last process."""
     out = _run([_tool("ip"), "netns", "pids", ns], check=False).stdout
-    for pid in out.split():
+    pids = [int(pid) for pid in out.split() if pid.isdigit()]
+    for pid in pids:
         try:
-            os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
+    deadline = time.monotonic() + KILL_WAIT_S
+    while any(not _exited(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _encode(token):
