@@ -136,7 +136,7 @@ static void peer_flush(bus_peer_t *peer) {
         return;
     }
     buf_t data;
-    buf_init(&data);
+    bus_conn_take_spare(c, &data);
     bus_peer_drain(peer, c, &data);
     bus_conn_write(c, &data);
 }

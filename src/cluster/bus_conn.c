@@ -42,6 +42,7 @@ static bus_conn_t *conn_new(bus_t *bus, int outgoing) {
     c->bus = bus;
     c->outgoing = outgoing;
     buf_init(&c->in);
+    buf_init(&c->spare);
     uv_tcp_init(bus->loop, &c->tcp);
     uv_timer_init(bus->loop, &c->timer);
     c->tcp.data = c;
@@ -61,6 +62,7 @@ static void conn_on_closed(uv_handle_t *handle) {
     }
     bus_t *bus = c->bus;
     buf_free(&c->in);
+    buf_free(&c->spare);
     bus_mac_free(c->session);
     mem_free(c);
     bus_unref(bus);
@@ -125,6 +127,14 @@ void bus_conn_close(bus_conn_t *c, const char *reason) {
     uv_close((uv_handle_t *)&c->timer, conn_on_closed);
 }
 
+/* Once nothing is in flight, what was queued meanwhile (or behind a batch's byte bound) is
+ * written at the next flush. */
+static void conn_after_write(bus_conn_t *c) {
+    if (c->outgoing && c->peer && c->writing == 0 && c->peer->queue.count > 0) {
+        bus_mark_dirty(c->bus);
+    }
+}
+
 static void conn_on_written(uv_write_t *req, int status) {
     bus_write_t *w = (bus_write_t *)req;
     bus_conn_t *c = w->conn;
@@ -139,24 +149,58 @@ static void conn_on_written(uv_write_t *req, int status) {
         bus_conn_close(c, uv_strerror(status));
         return;
     }
-    if (c->outgoing && c->peer && c->writing == 0 && c->peer->queue.count > 0) {
-        bus_mark_dirty(c->bus);
-    }
+    conn_after_write(c);
 }
 
+/* Keeps a buffer written whole for the connection's next batch (no allocation and no regrowth
+ * per batch); one that grew past the bound is freed. */
+static void conn_keep_spare(bus_conn_t *c, buf_t *data) {
+    if (c->spare.data == NULL && data->cap <= BUS_SPARE_BYTES_MAX) {
+        c->spare = *data;
+        c->spare.len = 0;
+        buf_init(data);
+        return;
+    }
+    buf_free(data);
+}
+
+void bus_conn_take_spare(bus_conn_t *c, buf_t *out) {
+    assert(c != NULL && out != NULL);
+    *out = c->spare;
+    buf_init(&c->spare);
+}
+
+/* As much as the socket takes now (no request, no callback, no poll change), the rest through
+ * uv_write, which keeps the order behind writes still in flight. */
 void bus_conn_write(bus_conn_t *c, buf_t *data) {
     assert(c != NULL && data != NULL);
     if (c->closing || data->len == 0) {
         buf_free(data);
         return;
     }
+    c->last_tx_ms = uv_now(c->bus->loop);
+    size_t done = 0;
+    if (c->writing == 0) {
+        uv_buf_t now = uv_buf_init(data->data, (unsigned)data->len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            buf_free(data);
+            bus_conn_close(c, uv_strerror(n));
+            return;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done == data->len) {
+            conn_keep_spare(c, data);
+            conn_after_write(c);
+            return;
+        }
+    }
     bus_write_t *w = mem_alloc(sizeof *w);
     w->conn = c;
     w->data = *data;
     buf_init(data);
-    uv_buf_t b = uv_buf_init(w->data.data, (unsigned)w->data.len);
+    uv_buf_t b = uv_buf_init(w->data.data + done, (unsigned)(w->data.len - done));
     c->writing++;
-    c->last_tx_ms = uv_now(c->bus->loop);
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, conn_on_written);
     if (rc < 0) {
         c->writing--;

@@ -16,6 +16,8 @@ enum bus_internal_type {
 };
 
 #define BUS_NONCE_SIZE 16
+/* A connection keeps an emptied write buffer up to this capacity for its next batch. */
+#define BUS_SPARE_BYTES_MAX (2 * BUS_WRITE_BYTES_MAX)
 
 /* One queued message: what bus_send was given, stamped, not yet encoded (the sequence number
  * and MAC are assigned when it is written, so drops leave no gap on the wire). */
@@ -58,6 +60,7 @@ typedef struct bus_conn {
     int writing; /* a write is in flight */
     enum bus_conn_state state;
     buf_t in;
+    buf_t spare; /* an empty buffer kept from the last write that completed at once */
     bus_mac_t *session;
     uint64_t seq_in;
     uint64_t seq_out;
@@ -136,8 +139,10 @@ void bus_deliver(bus_t *bus, bus_conn_t *c, const bus_frame_t *frame);
 /* bus_conn.c */
 void bus_conn_dial(bus_peer_t *peer, const struct sockaddr *addr);
 void bus_conn_close(bus_conn_t *c, const char *reason);
-/* Writes the bytes of data (taking them: data is left empty). */
+/* Writes the bytes of data (taking them: data is left empty). May close c on a write error. */
 void bus_conn_write(bus_conn_t *c, buf_t *data);
+/* Moves c's spare write buffer (empty, possibly with capacity) into out, to encode a batch in. */
+void bus_conn_take_spare(bus_conn_t *c, buf_t *out);
 /* Encodes one frame from us to c's peer onto out; handshake frames use the base key. */
 int bus_conn_encode(bus_conn_t *c, buf_t *out, uint16_t type, stamp_t stamp, const void *payload,
                     uint32_t len);
