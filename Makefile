@@ -42,6 +42,8 @@ SIM_SRC  := $(sort $(wildcard tests/sim/*.c))
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 20
 SEEDS ?= 3000
+# Seeds that once found a bug, replayed by every `make sim` beside the range above.
+SIM_REGRESSION_SEEDS := 7446 7989 8718 24168
 
 .PHONY: all deps test unit unit-asan fuzz fuzz-build sim integration bench up clean format
 
@@ -105,6 +107,10 @@ sim:
 ifneq ($(SIM_SRC),)
 	@$(MAKE) --no-print-directory build/polis-sim
 	build/polis-sim --seeds $(SEEDS)
+	@for s in $(SIM_REGRESSION_SEEDS); do \
+	    build/polis-sim --seed $$s > build/sim-regression.txt 2>&1 || \
+	    { cat build/sim-regression.txt; exit 1; }; done; \
+	echo "regression seeds $(SIM_REGRESSION_SEEDS): passed"
 endif
 
 integration: bin/polis

@@ -228,6 +228,7 @@ static void become_leader(raft_t *r) {
     r->election_elapsed = 0;
     r->heartbeat_elapsed = 0;
     r->transfer_target = 0;
+    r->quorum_match = 0;
     for (size_t i = 0; i < r->peers_count; i++) {
         raft_repl_reset_progress(r, &r->peers[i]);
     }
@@ -276,8 +277,26 @@ static void on_tally(raft_t *r) {
     }
 }
 
+/* A voter of its latest configuration campaigns. So does a node that only an uncommitted
+ * entry removed or demoted: until that entry commits it may be the one node able to lead (two
+ * leaders of different terms may each have appended their own removal, leaving the remaining
+ * voter with the shorter log), so it keeps starting elections without counting its own vote
+ * (Raft dissertation, 4.2.2; tally counts only the latest configuration's voters). Walks the log
+ * back to the previous configuration only while such an entry is uncommitted. */
+static bool may_campaign(const raft_t *r) {
+    if (raft_is_voter(r, r->id)) {
+        return true;
+    }
+    if (r->conf_index <= r->log.commit) {
+        return false;
+    }
+    raft_conf_t before;
+    raft_conf_at(r, r->conf_index - 1, &before);
+    return raft_conf_is_voter(&before, r->id);
+}
+
 static void campaign(raft_t *r, bool pre, bool transfer) {
-    assert(raft_is_voter(r, r->id));
+    assert(may_campaign(r));
     r->role = pre ? RAFT_PRE_CANDIDATE : RAFT_CANDIDATE;
     r->leader = 0;
     r->election_elapsed = 0;
@@ -367,7 +386,7 @@ void raft_tick(raft_t *r) {
     if (r->election_elapsed < UINT32_MAX) {
         r->election_elapsed++;
     }
-    if (r->election_elapsed >= r->randomized_timeout && raft_is_voter(r, r->id)) {
+    if (r->election_elapsed >= r->randomized_timeout && may_campaign(r)) {
         campaign(r, r->cfg.pre_vote, false);
     }
 }
@@ -596,7 +615,11 @@ int raft_propose_conf_change(raft_t *r, int type, uint64_t node, const void *con
     if (context_len > RAFT_CONF_CONTEXT_MAX || (context_len && !context)) {
         return -EINVAL;
     }
-    if (r->conf_index > r->log.commit || raft_log_term(&r->log, r->log.commit) != r->term) {
+    /* The previous change is committed, and an entry of this term is on a quorum (not only
+     * committed: under async_commit the leader commits alone). Without the latter, a leader
+     * could change the configuration while voters still hold another uncommitted change of an
+     * older term, and the two configurations might elect two leaders in one term. */
+    if (r->conf_index > r->log.commit || raft_log_term(&r->log, r->quorum_match) != r->term) {
         return RAFT_ECONFPENDING;
     }
     if (r->log.offset > r->snapshot.meta.index) {

@@ -50,7 +50,8 @@
 /* Errors specific to Raft, beside negative errno values (-EINVAL, -EMSGSIZE, -ENOBUFS, ...). */
 #define RAFT_ENOTLEADER (-1001)   /* this node is not the leader (raft_status.leader hints) */
 #define RAFT_ETRANSFER (-1002)    /* a leadership transfer is in progress */
-#define RAFT_ECONFPENDING (-1003) /* a conf change is uncommitted, or no entry of this term is */
+#define RAFT_ECONFPENDING (-1003) /* a conf change is uncommitted, or no entry of this term is
+                                     on a quorum */
 #define RAFT_ESNAPSHOT (-1004)    /* entries were forgotten (raft_forget): take a snapshot first */
 
 enum raft_role { RAFT_FOLLOWER = 0, RAFT_PRE_CANDIDATE, RAFT_CANDIDATE, RAFT_LEADER };
@@ -308,8 +309,11 @@ int raft_propose(raft_t *r, const void *data, size_t len, uint64_t *index_out);
 
 /* Proposes one membership change (the configuration then changes by at most one voter, so any
  * two majorities overlap). It takes effect as soon as it is in a log; it is refused with
- * RAFT_ECONFPENDING while another is uncommitted or before this leader has committed an entry
- * of its own term. context (may be empty, <= RAFT_CONF_CONTEXT_MAX) travels in the entry.
+ * RAFT_ECONFPENDING while another is uncommitted or before an entry of this leader's term is
+ * on a quorum of voters (not merely committed: async_commit commits on the leader alone). A
+ * voter that only an uncommitted change removed still campaigns, without counting its own vote
+ * (it may be the one node able to lead). context (may be empty, <= RAFT_CONF_CONTEXT_MAX)
+ * travels in the entry.
  * 0, RAFT_ENOTLEADER, RAFT_ETRANSFER, RAFT_ECONFPENDING, -EALREADY (no change), -ENOENT (remove
  * a non-member), -EINVAL (would leave no voter, or bad arguments), -ENOSPC (too many members). */
 int raft_propose_conf_change(raft_t *r, int type, uint64_t node, const void *context,

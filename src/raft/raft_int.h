@@ -97,6 +97,8 @@ struct raft {
     uint64_t base_index;
     raft_progress_t *peers; /* one per member of conf, self included */
     size_t peers_count;
+    uint64_t quorum_match; /* leader: the highest index a quorum of voters holds (under
+                            * async_commit the commit index may be beyond it) */
 
     uint32_t election_elapsed;
     uint32_t heartbeat_elapsed;

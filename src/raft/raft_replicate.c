@@ -237,6 +237,7 @@ void raft_repl_maybe_commit(raft_t *r) {
     }
     sort_desc(match, n);
     uint64_t index = match[raft_conf_quorum(&r->conf) - 1];
+    r->quorum_match = index;
     if (r->cfg.async_commit) {
         /* Async replication commits what the leader itself holds durably, except a membership
          * change, which still waits for a quorum: one committed by the leader alone could leave
