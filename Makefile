@@ -43,7 +43,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-
 FUZZ_SECONDS ?= 20
 SEEDS ?= 3000
 # Seeds that once found a bug, replayed by every `make sim` beside the range above.
-SIM_REGRESSION_SEEDS := 7446 7989 8718 24168
+SIM_REGRESSION_SEEDS := 7446 7989 8718 24168 38919
 
 .PHONY: all deps test unit unit-asan fuzz fuzz-build sim integration bench up clean format
 

@@ -449,6 +449,9 @@ static void step_vote(raft_t *r, const raft_msg_t *m) {
     bool pre = m->type == RAFT_MSG_PRE_VOTE;
     bool can_vote =
         r->vote == m->from || (r->vote == 0 && r->leader == 0) || (pre && m->term > r->term);
+    if (raft_log_last(&r->log) == 0 && m->log_term < r->vote_floor) {
+        can_vote = false; /* a reset node's empty log: see raft_set_vote_floor */
+    }
     uint32_t type = pre ? RAFT_MSG_PRE_VOTE_RESP : RAFT_MSG_VOTE_RESP;
     if (can_vote && log_up_to_date(r, m->index, m->log_term)) {
         raft_msg_t *resp = raft_send(r, type, m->from);
@@ -702,4 +705,10 @@ int raft_forget(raft_t *r, uint64_t index) {
 bool raft_needs_reset(const raft_t *r) {
     assert(r);
     return r->reset_needed;
+}
+
+void raft_set_vote_floor(raft_t *r, uint64_t term) {
+    assert(r);
+    assert(term <= r->term);
+    r->vote_floor = term;
 }

@@ -358,6 +358,14 @@ int raft_forget(raft_t *r, uint64_t index);
  * machine, snapshot and log (keeping the term and vote of raft_get_status), and start a new
  * instance with an empty log that catches up from the leader. */
 bool raft_needs_reset(const raft_t *r);
+/* For the new core of a reset node. With an empty log, the log rule alone would have it grant
+ * its vote to any candidate of a higher term, even a node removed long ago whose log stopped
+ * at the founding configuration, and two leaders could win one term. While its log is empty it
+ * grants a vote or pre-vote only to a candidate whose last entry has term `term` or later (the
+ * term in which it was reset: the leader that found the divergence, and every node that took
+ * that leader's entries, qualify). The node keeps `term` on disk with the reset and passes it
+ * again after every restore until its log holds entries. */
+void raft_set_vote_floor(raft_t *r, uint64_t term);
 
 void raft_get_status(const raft_t *r, raft_status_t *status);
 /* The leader's view of member id. 0, -ENOENT (not a member), RAFT_ENOTLEADER. */

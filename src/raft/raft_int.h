@@ -129,6 +129,7 @@ struct raft {
 
     raft_hard_state_t persisted_hs;
     bool reset_needed; /* async_commit: this node's applied state diverged (raft_needs_reset) */
+    uint64_t vote_floor; /* raft_set_vote_floor: while the log is empty, votes need this term */
     uint64_t reported_leader;
     int reported_role;
     bool ready_outstanding;

@@ -5,7 +5,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include "repl/group_int.h"
 
 #define READIES_PER_PROCESS 64 /* a bound on one process call; the rest waits for the next */
+#define VOTE_FLOOR_FILE "vote-floor" /* a reset replica's vote floor until its log has entries */
 
 /* ---- persist hooks: the state machine behind the log ---- */
 
@@ -27,6 +31,66 @@ static int hook_load(void *arg, io_read_fn *read, void *read_ctx) {
 static int hook_dump(void *arg, io_write_fn *write, void *write_ctx) {
     repl_group_t *g = arg;
     return g->o.sm.dump(g->o.sm.ctx, write, write_ctx);
+}
+
+/* The vote floor of a reset replica (raft_set_vote_floor): the term of the reset, in a file of
+ * its directory written durably before the data is wiped and removed once the log holds
+ * entries again, so a restart in between keeps it. */
+static void vote_floor_path(const repl_group_t *g, const char *suffix, char *path, size_t size) {
+    snprintf(path, size, "%s/%s%s", g->o.dir, VOTE_FLOOR_FILE, suffix);
+}
+
+static int vote_floor_save(const repl_group_t *g, uint64_t term) {
+    char tmp[PATH_MAX], path[PATH_MAX], text[32];
+    vote_floor_path(g, ".tmp", tmp, sizeof tmp);
+    vote_floor_path(g, "", path, sizeof path);
+    int len = snprintf(text, sizeof text, "%" PRIu64 "\n", term);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -errno;
+    }
+    int rc = write(fd, text, (size_t)len) == len && fsync(fd) == 0 ? 0 : -EIO;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -errno;
+    }
+    int dfd = rc == 0 ? open(g->o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (rc == 0 && (dfd < 0 || fsync(dfd) != 0)) {
+        rc = -errno;
+    }
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    return rc;
+}
+
+/* The saved floor, or 0 when there is none. */
+static uint64_t vote_floor_load(const repl_group_t *g) {
+    char path[PATH_MAX], text[32] = {0};
+    vote_floor_path(g, "", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    return n > 0 ? strtoull(text, NULL, 10) : 0;
+}
+
+/* Once the log holds entries (on disk: no Ready is pending), the floor no longer applies. */
+static void vote_floor_drop(repl_group_t *g) {
+    raft_status_t st;
+    raft_get_status(g->raft, &st);
+    if (st.last_index == 0 || raft_has_ready(g->raft)) {
+        return;
+    }
+    char path[PATH_MAX];
+    vote_floor_path(g, "", path, sizeof path);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_warning("repl", "cannot remove %s: %s", path, strerror(errno));
+        return; /* tried again after the next Ready loop */
+    }
+    g->vote_floor_kept = false;
 }
 
 static int persist_start(repl_group_t *g, char *err, size_t err_size) {
@@ -170,6 +234,11 @@ static int restore(repl_group_t *g, char *err, size_t err_size) {
                  rc < -1000 ? raft_strerror(rc) : strerror(-rc));
     }
     restore_log_free(&rl);
+    uint64_t floor = rc == 0 ? vote_floor_load(g) : 0;
+    if (floor > 0) {
+        raft_set_vote_floor(g->raft, floor <= hs.term ? floor : hs.term);
+        g->vote_floor_kept = true;
+    }
     g->saved_hs = phs;
     g->applied = snap.meta.index;
     if (has_snap) {
@@ -523,6 +592,9 @@ int repl_group_process(repl_group_t *g) {
     if (g->raft) {
         raft_forget(g->raft, g->applied); /* refused unless this node is the only member */
         refresh_cache(g);
+        if (g->vote_floor_kept) {
+            vote_floor_drop(g);
+        }
     }
     return handled;
 }
@@ -580,7 +652,10 @@ static void group_reset(repl_group_t *g) {
     repl_snap_close_file(g);
     g->o.sm.clear(g->o.sm.ctx);
     char err[300];
-    int rc = wipe_data(g->o.dir);
+    int rc = vote_floor_save(g, st.term); /* first: a crash during the wipe must keep it */
+    if (rc == 0) {
+        rc = wipe_data(g->o.dir);
+    }
     if (rc == 0) {
         rc = persist_start(g, err, sizeof err);
     }
@@ -596,6 +671,10 @@ static void group_reset(repl_group_t *g) {
     raft_hard_state_t hs = {st.term, st.vote, 0};
     if (rc == 0 && (rc = raft_create(&cfg, &g->raft)) == 0) {
         rc = raft_restore(g->raft, &hs, NULL, NULL, 0);
+    }
+    if (rc == 0) {
+        raft_set_vote_floor(g->raft, st.term);
+        g->vote_floor_kept = true;
     }
     g->saved_hs = phs;
     g->applied = 0;

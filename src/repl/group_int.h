@@ -48,6 +48,7 @@ struct repl_group {
     buf_t scratch; /* one encoded message */
     buf_t chunk;   /* one snapshot chunk read from the file */
     uint64_t resets;
+    bool vote_floor_kept; /* VOTE_FLOOR_FILE exists: reset, and the log has no entry yet */
     /* refreshed after every Ready loop, for checks made per command */
     bool sole_voter;     /* this node is the configuration's only voter */
     bool commit_in_term; /* the commit index is an entry of the current term */

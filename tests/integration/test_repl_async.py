@@ -1,6 +1,7 @@
 """--replication async on loopback: writes are acknowledged after the leader's own fsync and
 reach the followers; a former leader that applied writes the group lost at a failover discards
 its state and resynchronises from the new leader (docs/ARCHITECTURE.md, "Replication")."""
+import os
 import signal
 import time
 
@@ -43,6 +44,8 @@ def test_async_group_replicates_and_a_diverged_replica_resynchronises(tmp_path):
         assert ro.get("lost") is None
         assert ro.get("after") == b"y" and ro.get("shared") == b"1"
         assert "resynchronising from the leader" in old.read_log()
+        # Its vote floor (kept on disk while its log was empty) is gone once it caught up.
+        assert wait_until(lambda: not os.path.exists(os.path.join(old.dir, "vote-floor")))
         # The group goes on: writes through the former leader reach everyone.
         assert old.client().set("end", "z") is True
         for node in g.nodes.values():

@@ -89,6 +89,7 @@ typedef struct sim_node {
     raft_t *raft;
     /* durable state */
     raft_hard_state_t hs;
+    uint64_t vote_floor; /* the term of its last reset (raft_set_vote_floor), 0 if none */
     bool has_snapshot;
     raft_snapshot_meta_t snap_meta;
     buf_t snap_data;

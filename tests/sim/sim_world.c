@@ -338,6 +338,7 @@ void sim_node_restart(sim_world_t *w, int n) {
         sim_failf(w, "n%d: raft_restore refused the durable state: %s", n + 1, raft_strerror(rc));
         return;
     }
+    raft_set_vote_floor(nd->raft, nd->vote_floor); /* no effect once its log holds entries */
     memset(&nd->kv, 0, sizeof nd->kv);
     if (nd->has_snapshot && sim_kv_restore(&nd->kv, nd->snap_data.data, nd->snap_data.len)) {
         sim_failf(w, "n%d: durable snapshot does not decode", n + 1);
@@ -492,6 +493,7 @@ static void node_reset(sim_world_t *w, int n) {
     nd->has_snapshot = false;
     buf_clear(&nd->snap_data);
     nd->hs = (raft_hard_state_t){st.term, st.vote, 0};
+    nd->vote_floor = st.term;
     nd->barrier_seq = 0;
     uint64_t restarts = w->totals.restarts;
     sim_node_restart(w, n);

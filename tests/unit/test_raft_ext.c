@@ -223,6 +223,51 @@ static void diverge(th_cluster_t *c) {
     th_isolate(c, 1, false);
 }
 
+/* What a node does on a reset: a new core with the same term and vote, an empty log, and its
+ * vote floor at that term. */
+static void wipe(th_cluster_t *c, uint64_t id) {
+    th_node_t *nd = &c->nodes[id];
+    raft_status_t st = th_status(c, id);
+    raft_destroy(nd->r);
+    while (nd->dlog_count > 0) {
+        mem_free(nd->dlog[--nd->dlog_count].data);
+    }
+    nd->hs = (raft_hard_state_t){st.term, st.vote, 0};
+    nd->applied_index = 0;
+    th_free_applied(nd);
+    assert_int_equal(raft_create(&nd->cfg, &nd->r), 0);
+    assert_int_equal(raft_restore(nd->r, &nd->hs, NULL, NULL, 0), 0);
+    raft_set_vote_floor(nd->r, st.term);
+}
+
+/* Node 1, reset in term 2 with an empty log, refuses node 2, whose log stopped in term 1 (it
+ * would have granted any higher term), and still votes for a candidate of term 2's log. */
+static void test_async_reset_node_votes_only_for_logs_of_its_reset_term(void **state) {
+    (void)state;
+    th_cluster_t c;
+    th_init(&c, 3, 3, async);
+    th_elect(&c, 1);
+    propose_n(&c, 1, 2, "t1");
+    th_isolate(&c, 2, true);
+    th_campaign(&c, 3);
+    assert_int_equal(th_status(&c, 3).role, RAFT_LEADER);
+    assert_int_equal(th_status(&c, 3).term, 2);
+    wipe(&c, 1);
+    c.nodes[2].hs = (raft_hard_state_t){2, 0, 0}; /* it heard of term 2, got none of its log */
+    th_restart(&c, 2);
+    th_isolate(&c, 2, false);
+    th_isolate(&c, 3, true);
+    th_campaign(&c, 2);
+    assert_int_not_equal(th_status(&c, 2).role, RAFT_LEADER);
+    th_drop_all(&c);
+    th_restart(&c, 3); /* a follower again, its log ending in term 2 */
+    th_isolate(&c, 3, false);
+    th_isolate(&c, 2, true);
+    th_campaign(&c, 3);
+    assert_int_equal(th_status(&c, 3).role, RAFT_LEADER); /* with node 1's vote */
+    th_free(&c);
+}
+
 static void test_async_leader_commits_alone_and_a_diverged_member_asks_for_reset(void **state) {
     (void)state;
     th_cluster_t c;
@@ -250,16 +295,7 @@ static void test_async_leader_commits_alone_and_a_diverged_member_asks_for_reset
     assert_false(raft_has_ready(th_r(&c, 1)));
     /* The node resets: same term and vote, an empty log; the leader notices it lost what it
      * acknowledged and sends everything again. */
-    th_node_t *n1 = &c.nodes[1];
-    raft_destroy(n1->r);
-    while (n1->dlog_count > 0) {
-        mem_free(n1->dlog[--n1->dlog_count].data);
-    }
-    n1->hs = (raft_hard_state_t){st.term, st.vote, 0};
-    n1->applied_index = 0;
-    th_free_applied(n1);
-    assert_int_equal(raft_create(&n1->cfg, &n1->r), 0);
-    assert_int_equal(raft_restore(n1->r, &n1->hs, NULL, NULL, 0), 0);
+    wipe(&c, 1);
     th_tick_all(&c, 5);
     uint64_t commit = th_status(&c, 2).commit;
     assert_int_equal(th_status(&c, 1).applied, commit);
@@ -354,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_async_leader_commits_alone_and_a_diverged_member_asks_for_reset),
         cmocka_unit_test(test_async_membership_change_still_waits_for_a_quorum),
         cmocka_unit_test(test_async_membership_change_waits_until_the_term_is_on_a_quorum),
+        cmocka_unit_test(test_async_reset_node_votes_only_for_logs_of_its_reset_term),
         cmocka_unit_test(test_sync_leader_alone_commits_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
