@@ -37,8 +37,12 @@ class Group:
         for i, port in enumerate(ports):
             self.add_node(i + 1, port, self.peers, start=False)
         if start:
-            for node in self.nodes.values():
-                node.start()
+            try:
+                for node in self.nodes.values():
+                    node.start()
+            except BaseException:
+                self.stop()  # a node that failed to start must not leave the others running
+                raise
 
     def add_node(self, node_id, port, peers, start=True, extra=()):
         node = PolisServer(self.tmp_path, "--id", str(node_id), "--peers", peers,
