@@ -582,14 +582,21 @@ int raft_step(raft_t *r, const raft_msg_t *m) {
     return 0;
 }
 
-int raft_propose(raft_t *r, const void *data, size_t len, uint64_t *index_out) {
+/* What a leader checks before it accepts a proposal or a transfer: 0, RAFT_ENOTLEADER or
+ * RAFT_ETRANSFER (a transfer in progress). */
+static int leader_accepts(const raft_t *r) {
     assert(r);
     assert(!r->ready_outstanding);
     if (r->role != RAFT_LEADER) {
         return RAFT_ENOTLEADER;
     }
-    if (r->transfer_target) {
-        return RAFT_ETRANSFER;
+    return r->transfer_target ? RAFT_ETRANSFER : 0;
+}
+
+int raft_propose(raft_t *r, const void *data, size_t len, uint64_t *index_out) {
+    int rc = leader_accepts(r);
+    if (rc != 0) {
+        return rc;
     }
     if (len > RAFT_ENTRY_BYTES_MAX || (len && !data)) {
         return -EMSGSIZE;
@@ -607,13 +614,9 @@ int raft_propose(raft_t *r, const void *data, size_t len, uint64_t *index_out) {
 
 int raft_propose_conf_change(raft_t *r, int type, uint64_t node, const void *context,
                              size_t context_len, uint64_t *index_out) {
-    assert(r);
-    assert(!r->ready_outstanding);
-    if (r->role != RAFT_LEADER) {
-        return RAFT_ENOTLEADER;
-    }
-    if (r->transfer_target) {
-        return RAFT_ETRANSFER;
+    int rc = leader_accepts(r);
+    if (rc != 0) {
+        return rc;
     }
     if (context_len > RAFT_CONF_CONTEXT_MAX || (context_len && !context)) {
         return -EINVAL;
@@ -629,7 +632,7 @@ int raft_propose_conf_change(raft_t *r, int type, uint64_t node, const void *con
         return RAFT_ESNAPSHOT; /* a new member could need forgotten entries */
     }
     raft_conf_t next;
-    int rc = raft_conf_apply_change(&r->conf, type, node, &next);
+    rc = raft_conf_apply_change(&r->conf, type, node, &next);
     if (rc != 0) {
         return rc;
     }
@@ -660,13 +663,9 @@ int raft_read_index(raft_t *r, uint64_t ctx) {
 }
 
 int raft_transfer_leader(raft_t *r, uint64_t target) {
-    assert(r);
-    assert(!r->ready_outstanding);
-    if (r->role != RAFT_LEADER) {
-        return RAFT_ENOTLEADER;
-    }
-    if (r->transfer_target) {
-        return RAFT_ETRANSFER;
+    int rc = leader_accepts(r);
+    if (rc != 0) {
+        return rc;
     }
     if (target == r->id || !raft_is_voter(r, target)) {
         return -EINVAL;

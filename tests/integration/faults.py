@@ -181,13 +181,18 @@ class _Slot:
             return False
         return pid <= 0 or not _pid_alive(pid)
 
-    def _claim(self, x):
-        if self._stale(x):
+    @classmethod
+    def reclaim_if_stale(cls, x):
+        """Removes what a dead run in slot x left, and its lock file."""
+        if cls._stale(x):
             _remove_leftovers(x)
             try:
-                os.unlink(self.path(x))
+                os.unlink(cls.path(x))
             except FileNotFoundError:
                 pass
+
+    def _claim(self, x):
+        self.reclaim_if_stale(x)
         try:
             fd = os.open(self.path(x), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -231,13 +236,7 @@ def reclaim_stale():
         return
     for entry in os.listdir(STATE_DIR):
         if entry.startswith("slot-") and entry[5:].isdigit():
-            x = int(entry[5:])
-            if _Slot._stale(x):
-                _remove_leftovers(x)
-                try:
-                    os.unlink(_Slot.path(x))
-                except FileNotFoundError:
-                    pass
+            _Slot.reclaim_if_stale(int(entry[5:]))
 
 
 def _exited(pid):

@@ -63,13 +63,7 @@ static void test_election_timeout_is_randomized_within_one_to_two_timeouts(void 
 
 static void test_vote_grant_shares_a_ready_with_the_vote_to_persist(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 2);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(2, NULL);
     raft_msg_t vote = {.type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = 5, .index = 0};
     assert_int_equal(raft_step(r, &vote), 0);
     raft_ready_t rd;
@@ -87,13 +81,7 @@ static void test_vote_grant_shares_a_ready_with_the_vote_to_persist(void **state
 
 static void test_one_vote_per_term(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 3);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(3, NULL);
     raft_msg_t v1 = {.type = RAFT_MSG_VOTE, .from = 1, .to = 3, .term = 2};
     raft_msg_t v2 = {.type = RAFT_MSG_VOTE, .from = 2, .to = 3, .term = 2};
     assert_int_equal(raft_step(r, &v1), 0);
@@ -109,13 +97,7 @@ static void test_one_vote_per_term(void **state) {
 
 static void test_vote_refused_to_candidate_with_older_log(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 2);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(2, NULL);
     raft_entry_t entries[2] = {{.term = 1, .index = 1}, {.term = 3, .index = 2}};
     raft_hard_state_t hs = {.term = 3};
     assert_int_equal(raft_restore(r, &hs, NULL, entries, 2), 0);
@@ -136,16 +118,13 @@ static void test_vote_refused_to_candidate_with_older_log(void **state) {
     raft_destroy(r);
 }
 
+static void pre_vote_off(raft_config_t *cfg) {
+    cfg->pre_vote = false;
+}
+
 static void test_candidate_behind_in_term_learns_the_term_from_the_refusal(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 2);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    cfg.pre_vote = false;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(2, pre_vote_off);
     raft_hard_state_t hs = {.term = 9};
     assert_int_equal(raft_restore(r, &hs, NULL, NULL, 0), 0);
     raft_msg_t v = {.type = RAFT_MSG_VOTE, .from = 3, .to = 2, .term = 4, .index = 50,

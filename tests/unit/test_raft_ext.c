@@ -24,22 +24,8 @@ static void ext_process(th_cluster_t *c, uint64_t id) {
         raft_ready(nd->r, &rd);
         if (rd.snapshot) {
             assert_non_null(rd.snapshot->data); /* a received snapshot's bytes are handed out */
-            nd->has_snapshot = true;
-            nd->snap_meta = rd.snapshot->meta;
-            buf_clear(&nd->snap_data);
-            buf_append(&nd->snap_data, rd.snapshot->data, rd.snapshot->len);
-            while (nd->dlog_count > 0) {
-                mem_free(nd->dlog[--nd->dlog_count].data);
-            }
-            nd->applied_index = rd.snapshot->meta.index;
-            nd->snapshots_installed++;
         }
-        for (size_t i = 0; i < rd.entries_count; i++) {
-            th_dlog_put(nd, &rd.entries[i]);
-        }
-        if (rd.hard_state_changed) {
-            nd->hs = rd.hard_state;
-        }
+        th_persist(nd, &rd);
         for (size_t i = 0; i < rd.messages_count; i++) {
             const raft_msg_t *m = &rd.messages[i];
             raft_msg_t filled;

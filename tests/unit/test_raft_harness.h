@@ -75,6 +75,22 @@ static inline void th_default_config(th_cluster_t *c, uint64_t id, raft_config_t
     (void)c;
 }
 
+/* A lone core outside any cluster, stepped by hand: node id of the founding voters {1, 2, 3},
+ * raft_config_default's settings changed by configure (may be NULL). */
+static inline raft_t *th_lone_core(uint64_t id, void (*configure)(raft_config_t *cfg)) {
+    static const uint64_t voters[] = {1, 2, 3};
+    raft_config_t cfg;
+    raft_config_default(&cfg, id);
+    cfg.voters = voters;
+    cfg.voters_count = 3;
+    if (configure) {
+        configure(&cfg);
+    }
+    raft_t *r = NULL;
+    assert_int_equal(raft_create(&cfg, &r), 0);
+    return r;
+}
+
 /* Creates nodes 1..n; the first `voters` are the founding voters, the rest start outside the
  * group (a test adds them). configure (may be NULL) adjusts each node's config. */
 static inline void th_init(th_cluster_t *c, size_t n, size_t voters,
@@ -168,6 +184,27 @@ static inline void th_apply(th_node_t *nd, const raft_entry_t *e) {
     nd->applied_index = e->index;
 }
 
+/* Step 1 of a Ready: the snapshot, the entries and the hard state reach the node's disk. */
+static inline void th_persist(th_node_t *nd, const raft_ready_t *rd) {
+    if (rd->snapshot) {
+        nd->has_snapshot = true;
+        nd->snap_meta = rd->snapshot->meta;
+        buf_clear(&nd->snap_data);
+        buf_append(&nd->snap_data, rd->snapshot->data, rd->snapshot->len);
+        while (nd->dlog_count > 0) {
+            mem_free(nd->dlog[--nd->dlog_count].data);
+        }
+        nd->applied_index = rd->snapshot->meta.index;
+        nd->snapshots_installed++;
+    }
+    for (size_t i = 0; i < rd->entries_count; i++) {
+        th_dlog_put(nd, &rd->entries[i]);
+    }
+    if (rd->hard_state_changed) {
+        nd->hs = rd->hard_state;
+    }
+}
+
 /* Handles every Ready of node id: persist, send, apply, advance. */
 static inline void th_process(th_cluster_t *c, uint64_t id) {
     th_node_t *nd = &c->nodes[id];
@@ -176,23 +213,7 @@ static inline void th_process(th_cluster_t *c, uint64_t id) {
         raft_ready_t rd;
         raft_ready(nd->r, &rd);
         nd->ready_count++;
-        if (rd.snapshot) {
-            nd->has_snapshot = true;
-            nd->snap_meta = rd.snapshot->meta;
-            buf_clear(&nd->snap_data);
-            buf_append(&nd->snap_data, rd.snapshot->data, rd.snapshot->len);
-            while (nd->dlog_count > 0) {
-                mem_free(nd->dlog[--nd->dlog_count].data);
-            }
-            nd->applied_index = rd.snapshot->meta.index;
-            nd->snapshots_installed++;
-        }
-        for (size_t i = 0; i < rd.entries_count; i++) {
-            th_dlog_put(nd, &rd.entries[i]);
-        }
-        if (rd.hard_state_changed) {
-            nd->hs = rd.hard_state;
-        }
+        th_persist(nd, &rd);
         for (size_t i = 0; i < rd.messages_count; i++) {
             th_enqueue(c, &rd.messages[i]);
         }

@@ -62,13 +62,7 @@ static void test_leader_counts_its_own_entry_only_once_persisted(void **state) {
 
 static void test_follower_ack_shares_a_ready_with_the_entries_it_acknowledges(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 2);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(2, NULL);
     raft_entry_t e = {.term = 1, .index = 1, .data = "x", .len = 1};
     raft_msg_t m = {
         .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1, .entries = &e, .entries_count = 1};
@@ -262,13 +256,7 @@ static void test_lost_appends_are_retransmitted_after_a_stall(void **state) {
 
 static void test_follower_refuses_to_commit_beyond_what_it_matched(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 2);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(2, NULL);
     raft_entry_t e = {.term = 1, .index = 1};
     raft_msg_t m = {.type = RAFT_MSG_APPEND,
                     .from = 1,
@@ -359,13 +347,7 @@ static void test_restore_adopts_a_log_newer_than_the_hard_state(void **state) {
 
 static void test_malformed_messages_are_refused_without_effect(void **state) {
     (void)state;
-    raft_config_t cfg;
-    raft_config_default(&cfg, 2);
-    uint64_t voters[] = {1, 2, 3};
-    cfg.voters = voters;
-    cfg.voters_count = 3;
-    raft_t *r;
-    assert_int_equal(raft_create(&cfg, &r), 0);
+    raft_t *r = th_lone_core(2, NULL);
     raft_entry_t gap[2] = {{.term = 1, .index = 1}, {.term = 1, .index = 3}};
     raft_entry_t future = {.term = 9, .index = 1};
     raft_msg_t bad[] = {
