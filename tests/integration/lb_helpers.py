@@ -91,9 +91,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        # Head and body leave in one write. Written apart, a kill -9 between the two cuts the
+        # answer after its head reached the client, which no proxy can retry or hide; the
+        # health tests kill backends under load and expect every GET to succeed.
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
     def count(self):
         with self.server.lock:
