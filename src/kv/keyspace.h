@@ -14,6 +14,7 @@
 #ifndef POLIS_KV_KEYSPACE_H
 #define POLIS_KV_KEYSPACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,8 @@ void keyspace_execute(const command_t *cmd, exec_ctx_t *ctx);
  * (hlc_observe), runs the command with now_ms = time_ms and stamp = stamp, and writes the reply
  * to `reply` (out == NULL on replay). */
 void kv_record_encode(buf_t *out, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv);
+/* The bytes kv_record_encode writes for argv. */
+size_t kv_record_size(int argc, const slice_t *argv);
 /* 0 on success; -EINVAL for a malformed record, an unknown or non-write command, or a wrong
  * argument count (nothing changed). dirty (may be NULL) receives the number of changes.
  * Applying never allocates for records of up to KV_RECORD_STACK_ARGS arguments. */
@@ -85,6 +88,29 @@ int kv_record_apply(keyspace_t *ks, hlc_t *clock, uint64_t *rng, const char *dat
                     reply_t *reply, uint64_t *dirty);
 /* The stamp inside an encoded record, or 0 if malformed. */
 stamp_t kv_record_stamp(const char *data, size_t len);
+
+/* ---- Record batches: the writes of one loop turn as one log entry. ----
+ * Layout: u8 version=2, u32 count, then count times (u32 length, record). A batch of one is
+ * logged as its bare record, so a log entry holds a record or a batch (kv_batch_open reads
+ * both). Build with kv_batch_reset and kv_batch_add; log the bytes kv_batch_entry gives. */
+void kv_batch_reset(buf_t *batch);
+void kv_batch_add(buf_t *batch, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv);
+#define KV_BATCH_RECORD_BYTES(record_size) ((record_size) + 4) /* a record's room in a batch */
+/* The records added since the reset. */
+uint32_t kv_batch_count(const buf_t *batch);
+/* The bytes to log: the bare record for a batch of one, else the whole batch. */
+void kv_batch_entry(const buf_t *batch, const char **data, size_t *len);
+
+typedef struct kv_batch_iter {
+    const char *next;
+    size_t left;     /* bytes from next to the end */
+    uint32_t remain; /* records not yet returned */
+    bool bare;       /* the entry is one bare record */
+} kv_batch_iter_t;
+/* 0, or -EINVAL when data is neither a record nor a batch (nothing to iterate). */
+int kv_batch_open(kv_batch_iter_t *it, const char *data, size_t len);
+/* 1 and the next record, 0 at the end, -EINVAL when the batch is cut short. */
+int kv_batch_next(kv_batch_iter_t *it, const char **record, size_t *len);
 
 /* ---- Expiry and eviction ----
  * The node turns the keys the expire cycle finds into a record of KV_CMD_DELEXPIRED (argv:

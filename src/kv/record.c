@@ -1,6 +1,7 @@
-/* record: a write command as the log holds it, and its application to the keyspace.
- * Layout (little endian; see keyspace.h): u8 version, u64 stamp, i64 time_ms, u32 argc, then
- * argc times (u32 length, bytes). Encoding is one reservation and a copy per argument; applying
+/* record: a write command as the log holds it, batches of them, and their application to the
+ * keyspace. Layout (little endian; see keyspace.h): u8 version, u64 stamp, i64 time_ms, u32 argc,
+ * then argc times (u32 length, bytes); a batch is u8 version=2, u32 count, then count times
+ * (u32 length, record). Encoding is one reservation and a copy per argument; applying
  * decodes into slices that point into the record (no copy, no allocation up to
  * KV_RECORD_STACK_ARGS arguments), then runs the command exactly as the node first would have. */
 #include <assert.h>
@@ -11,6 +12,8 @@
 
 #define RECORD_VERSION 1
 #define RECORD_HEADER_BYTES (1 + 8 + 8 + 4)
+#define BATCH_VERSION 2
+#define BATCH_HEADER_BYTES (1 + 4)
 
 static inline void put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) {
@@ -40,14 +43,19 @@ static inline uint64_t get_u64(const uint8_t *p) {
     return v;
 }
 
-void kv_record_encode(buf_t *out, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv) {
-    assert(out && argv);
-    assert(argc > 0);
+size_t kv_record_size(int argc, const slice_t *argv) {
     size_t size = RECORD_HEADER_BYTES;
     for (int i = 0; i < argc; i++) {
         assert(argv[i].len <= UINT32_MAX);
         size += 4 + argv[i].len;
     }
+    return size;
+}
+
+void kv_record_encode(buf_t *out, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv) {
+    assert(out && argv);
+    assert(argc > 0);
+    size_t size = kv_record_size(argc, argv);
     buf_reserve(out, size);
     uint8_t *p = (uint8_t *)out->data + out->len;
     p[0] = RECORD_VERSION;
@@ -137,4 +145,77 @@ done:
         mem_free(argv);
     }
     return rc;
+}
+
+/* ---- batches ---- */
+
+void kv_batch_reset(buf_t *batch) {
+    buf_clear(batch);
+    buf_reserve(batch, BATCH_HEADER_BYTES);
+    uint8_t *p = (uint8_t *)batch->data;
+    p[0] = BATCH_VERSION;
+    put_u32(p + 1, 0);
+    batch->len = BATCH_HEADER_BYTES;
+}
+
+uint32_t kv_batch_count(const buf_t *batch) {
+    return batch->len >= BATCH_HEADER_BYTES ? get_u32((const uint8_t *)batch->data + 1) : 0;
+}
+
+void kv_batch_add(buf_t *batch, stamp_t stamp, int64_t time_ms, int argc, const slice_t *argv) {
+    assert(batch->len >= BATCH_HEADER_BYTES);
+    size_t at = batch->len;
+    buf_reserve(batch, 4);
+    batch->len += 4;
+    kv_record_encode(batch, stamp, time_ms, argc, argv);
+    uint8_t *p = (uint8_t *)batch->data;
+    put_u32(p + at, (uint32_t)(batch->len - at - 4));
+    put_u32(p + 1, get_u32(p + 1) + 1);
+}
+
+void kv_batch_entry(const buf_t *batch, const char **data, size_t *len) {
+    assert(kv_batch_count(batch) > 0);
+    if (kv_batch_count(batch) == 1) {
+        *data = batch->data + BATCH_HEADER_BYTES + 4;
+        *len = batch->len - BATCH_HEADER_BYTES - 4;
+    } else {
+        *data = batch->data;
+        *len = batch->len;
+    }
+}
+
+int kv_batch_open(kv_batch_iter_t *it, const char *data, size_t len) {
+    const uint8_t *p = (const uint8_t *)data;
+    if (len >= RECORD_HEADER_BYTES && p[0] == RECORD_VERSION) {
+        *it = (kv_batch_iter_t){data, len, 1, true};
+        return 0;
+    }
+    if (len < BATCH_HEADER_BYTES || p[0] != BATCH_VERSION) {
+        return -EINVAL;
+    }
+    *it = (kv_batch_iter_t){data + BATCH_HEADER_BYTES, len - BATCH_HEADER_BYTES, get_u32(p + 1),
+                            false};
+    return 0;
+}
+
+int kv_batch_next(kv_batch_iter_t *it, const char **record, size_t *len) {
+    if (it->remain == 0) {
+        return 0;
+    }
+    it->remain--;
+    if (it->bare) {
+        *record = it->next;
+        *len = it->left;
+        it->left = 0;
+        return 1;
+    }
+    if (it->left < 4 || get_u32((const uint8_t *)it->next) > it->left - 4) {
+        it->remain = 0;
+        return -EINVAL;
+    }
+    *len = get_u32((const uint8_t *)it->next);
+    *record = it->next + 4;
+    it->next += 4 + *len;
+    it->left -= 4 + *len;
+    return 1;
 }

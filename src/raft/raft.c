@@ -593,6 +593,8 @@ static int leader_accepts(const raft_t *r) {
     return r->transfer_target ? RAFT_ETRANSFER : 0;
 }
 
+int raft_can_propose(const raft_t *r) { return leader_accepts(r); }
+
 int raft_propose(raft_t *r, const void *data, size_t len, uint64_t *index_out) {
     int rc = leader_accepts(r);
     if (rc != 0) {

@@ -201,6 +201,7 @@ typedef struct raft_config {
     uint64_t apply_bytes_max;       /* committed entry bytes per Ready (at least one entry) */
     uint64_t uncommitted_bytes_max; /* proposals are refused (-ENOBUFS) past this */
     uint64_t log_keep_entries;      /* raft_compact keeps this many entries before the snapshot */
+    uint64_t log_keep_bytes;        /* ... holding at most this many bytes (0: no bound) */
     /* Asynchronous replication: the leader commits its entries as soon as it holds them durably,
      * without waiting for a quorum, so it may lose its last writes on failover. A node whose
      * log then conflicts with a new leader's at or below its commit index (it applied entries
@@ -306,6 +307,9 @@ int raft_step(raft_t *r, const raft_msg_t *msg);
  * term; if another entry comes out at that index, the proposal was lost.
  * 0, RAFT_ENOTLEADER, RAFT_ETRANSFER, -EMSGSIZE (len), -ENOBUFS (uncommitted_bytes_max). */
 int raft_propose(raft_t *r, const void *data, size_t len, uint64_t *index_out);
+/* Whether raft_propose would take a proposal now (size limits aside): 0, RAFT_ENOTLEADER or
+ * RAFT_ETRANSFER. Changes nothing. */
+int raft_can_propose(const raft_t *r);
 
 /* Proposes one membership change (the configuration then changes by at most one voter, so any
  * two majorities overlap). It takes effect as soon as it is in a log; it is refused with
@@ -339,7 +343,8 @@ void raft_advance(raft_t *r, const raft_ready_t *rd);
 
 /* Records a snapshot of the state machine taken at applied index `index` (its bytes are
  * copied: the core sends them to followers that fall behind the log) and drops the log up to
- * index - config.log_keep_entries. *meta_out (may be NULL) gets the snapshot's metadata (its
+ * index - config.log_keep_entries, or further so that the entries kept before index hold at
+ * most config.log_keep_bytes. *meta_out (may be NULL) gets the snapshot's metadata (its
  * term and the configuration in force at index), which the node stores with the snapshot and
  * passes back to raft_restore. The node persists the snapshot before dropping its durable log.
  * 0, -EALREADY (index <= current snapshot), -EINVAL (index > applied). */

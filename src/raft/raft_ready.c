@@ -153,9 +153,18 @@ int raft_compact(raft_t *r, uint64_t index, const void *data, size_t len,
     r->snapshot.len = len;
     r->base_conf = meta.conf;
     r->base_index = index;
-    uint64_t keep = r->cfg.log_keep_entries;
-    if (index > keep && index - keep > r->log.offset) {
-        raft_log_compact(&r->log, index - keep);
+    /* Entries cut+1 .. index stay for followers just behind the snapshot. */
+    uint64_t cut = index, bytes = 0;
+    while (cut > r->log.offset && index - cut < r->cfg.log_keep_entries) {
+        uint32_t len = raft_log_entry(&r->log, cut)->len;
+        if (r->cfg.log_keep_bytes && bytes + len > r->cfg.log_keep_bytes) {
+            break;
+        }
+        bytes += len;
+        cut--;
+    }
+    if (cut > r->log.offset) {
+        raft_log_compact(&r->log, cut);
     }
     if (meta_out) {
         *meta_out = meta;

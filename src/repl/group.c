@@ -202,6 +202,7 @@ static void raft_config_of(const repl_group_t *g, raft_config_t *cfg, bool found
     cfg->seed = g->o.seed;
     cfg->snapshot_chunk_bytes = REPL_CHUNK_BYTES;
     cfg->log_keep_entries = REPL_LOG_KEEP_ENTRIES;
+    cfg->log_keep_bytes = g->o.snapshot_log_bytes / REPL_LOG_KEEP_SHARE;
     cfg->async_commit = g->o.async_commit;
     cfg->snapshot_external = true;
 }
@@ -708,6 +709,10 @@ int repl_group_propose(repl_group_t *g, const void *data, size_t len, uint64_t *
         *term = g->term;
     }
     return rc;
+}
+
+int repl_group_can_propose(const repl_group_t *g) {
+    return g->raft ? raft_can_propose(g->raft) : -EIO;
 }
 
 /* A snapshot at the applied index that the core adopts at once (see raft_forget). */

@@ -32,7 +32,8 @@
 
 #define REPL_TICK_MS 10              /* one Raft tick */
 #define REPL_ELECTION_TICKS 10       /* election timeout, randomized in [10, 20) ticks */
-#define REPL_LOG_KEEP_ENTRIES 10000  /* entries kept behind a snapshot for slow followers */
+#define REPL_LOG_KEEP_ENTRIES 10000  /* entries kept behind a snapshot for slow followers, */
+#define REPL_LOG_KEEP_SHARE 4        /* holding at most a quarter of snapshot_log_bytes */
 #define REPL_CHUNK_BYTES (1u << 20)  /* snapshot chunk on the bus */
 #define REPL_READS_MAX 4096          /* ReadIndex answers waiting for the applied index */
 #define REPL_HARDSTATE_SAVE_MS 1000  /* the commit index is saved at most this often */
@@ -118,6 +119,9 @@ void repl_group_poll(repl_group_t *g, int64_t now_ms);
  * 0, RAFT_ENOTLEADER, RAFT_ETRANSFER, -ENOBUFS (too much uncommitted), -EMSGSIZE, -EIO. */
 int repl_group_propose(repl_group_t *g, const void *data, size_t len, uint64_t *index,
                        uint64_t *term);
+/* Whether a proposal would be taken now (size limits aside): 0, RAFT_ENOTLEADER,
+ * RAFT_ETRANSFER or -EIO. */
+int repl_group_can_propose(const repl_group_t *g);
 /* Proposes a membership change. ADD_LEARNER with `promote` set adds a learner the leader
  * makes a voter once it has caught up (m gives its address); REMOVE needs only m->id. On a
  * single-member group whose log was forgotten, first writes a snapshot (in the foreground).

@@ -83,6 +83,7 @@ void client_close(client_t *c) {
             c->pending_writes--;
         }
     }
+    batch_forget(s, c);
     forward_client_closed(c);
     client_vec_remove(&s->flush, &c->flush_slot);
     client_vec_remove(&s->resume, &c->resume_slot);

@@ -386,19 +386,6 @@ int dispatch(client_t *c, int argc, const slice_t *argv) {
     return DISPATCH_DONE;
 }
 
-/* Why a proposal was refused, for the client. */
-static void reply_propose_error(server_t *s, reply_t *r, int rc) {
-    if (rc == -EMSGSIZE) {
-        reply_error(r, "ERR the write is larger than the largest log entry a replica can "
-                       "receive (8 MB)");
-    } else if (rc == -ENOBUFS) {
-        reply_error(r, "TRYAGAIN Too many writes are waiting to commit; the command was not "
-                       "executed");
-    } else {
-        reply_misconf(s, r);
-    }
-}
-
 int server_propose(server_t *s, client_t *c, const command_t *cmd, int argc, const slice_t *argv) {
     assert(cmd && (cmd->flags & CMD_WRITE));
     assert(argc > 0);
@@ -419,12 +406,9 @@ int server_propose(server_t *s, client_t *c, const command_t *cmd, int argc, con
         s->stats.dirty += ctx.dirty;
         return DISPATCH_DONE;
     }
-    buf_clear(&s->records);
-    kv_record_encode(&s->records, stamp, now, argc, argv);
-    uint64_t index = 0, term = 0;
-    int rc = repl_group_propose(s->group, s->records.data, s->records.len, &index, &term);
+    int rc = repl_group_can_propose(s->group);
     if (rc == 0) {
-        pending_add(s, c, index, term, PENDING_WRITE);
+        batch_add(s, c, stamp, now, argc, argv);
         return DISPATCH_DONE;
     }
     if (rc == RAFT_ENOTLEADER || rc == RAFT_ETRANSFER) {

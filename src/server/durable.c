@@ -12,10 +12,12 @@
 #include "core/timeutil.h"
 #include "server/node.h"
 
-#define RECORDS_KEEP (256 * 1024) /* the record buffer is given back above this */
+#define BATCH_KEEP (256 * 1024)       /* the batch buffer is given back above this */
+#define BATCH_BYTES_MAX (1024 * 1024) /* a batch is proposed before it grows past this */
 
 static const char err_not_applied[] =
     "NOTAPPLIED The write was not applied: leadership changed before it committed";
+static const char err_internal[] = "ERR internal error: the write could not be applied";
 static const char err_unknown[] =
     "UNKNOWN The write's outcome is unknown: leadership changed and whether it committed was "
     "not learned in time; it may or may not have been applied";
@@ -47,7 +49,9 @@ static pending_write_t *pending_at(server_t *s, size_t i) {
     return &s->pending[s->pending_head + i];
 }
 
-void pending_add(server_t *s, client_t *c, uint64_t index, uint64_t term, int kind) {
+/* Queues a proposal at (index, term, sub) in index order. */
+static void pending_insert(server_t *s, client_t *c, uint64_t index, uint64_t term, uint32_t sub,
+                           int kind) {
     if (s->pending_head + s->pending_len == s->pending_cap) {
         if (s->pending_head > 0) {
             memmove(s->pending, s->pending + s->pending_head, s->pending_len * sizeof *s->pending);
@@ -65,14 +69,25 @@ void pending_add(server_t *s, client_t *c, uint64_t index, uint64_t term, int ki
     }
     pending_write_t *base = s->pending + s->pending_head;
     memmove(base + pos + 1, base + pos, (s->pending_len - pos) * sizeof *base);
-    base[pos] = (pending_write_t){index, term, c, kind};
+    base[pos] = (pending_write_t){index, term, c, sub, kind};
     s->pending_len++;
+    if (c) {
+        c->last_write_index = index;
+    }
+}
+
+/* c has one more write whose reply comes later, proposed in term. */
+static void pending_count(client_t *c, uint64_t term) {
     if (c) {
         c->pending_writes++;
         c->pending_term = term;
-        c->last_write_index = index;
         c->reply_deferred = 1;
     }
+}
+
+void pending_add(server_t *s, client_t *c, uint64_t index, uint64_t term, int kind) {
+    pending_count(c, term);
+    pending_insert(s, c, index, term, 0, kind);
 }
 
 static void pending_remove(server_t *s, size_t i) {
@@ -104,52 +119,133 @@ static void pending_answer(client_t *c, const char *error) {
     }
 }
 
-/* Settles every proposal at or below e's index: the one at e's index with e's term succeeded
- * (its client is returned, with *kind); another term there was lost; a lower index was covered
- * by a snapshot this node installed, so its fate is unknown here. */
-static client_t *take_pending(server_t *s, const raft_entry_t *e, int *kind, bool *found) {
-    client_t *winner = NULL;
-    *found = false;
-    while (s->pending_len > 0 && pending_at(s, 0)->index <= e->index) {
-        pending_write_t p = *pending_at(s, 0);
-        pending_remove(s, 0);
-        if (p.index == e->index && p.term == e->term && !*found) {
-            *found = true;
-            *kind = p.kind;
-            winner = p.client;
-        } else {
-            pending_answer(p.client, p.index == e->index ? err_not_applied : err_unknown);
+/* ---- this turn's writes, one entry ---- */
+
+void batch_add(server_t *s, client_t *c, stamp_t stamp, int64_t now_ms, int argc,
+               const slice_t *argv) {
+    /* A record that would take the batch past its bound starts the next one (alone, a large
+     * record is logged bare, within the entry limit record_fits checked). */
+    size_t room = KV_BATCH_RECORD_BYTES(kv_record_size(argc, argv));
+    if (kv_batch_count(&s->batch) > 0 && s->batch.len + room > BATCH_BYTES_MAX) {
+        batch_propose(s);
+    }
+    uint32_t n = kv_batch_count(&s->batch);
+    if (n == 0) {
+        kv_batch_reset(&s->batch);
+    }
+    if (n == s->batched_cap) {
+        s->batched_cap = s->batched_cap ? s->batched_cap * 2 : 64;
+        s->batched = mem_realloc(s->batched, s->batched_cap * sizeof *s->batched);
+    }
+    s->batched[n] = c;
+    kv_batch_add(&s->batch, stamp, now_ms, argc, argv);
+    pending_count(c, s->term);
+}
+
+void batch_forget(server_t *s, client_t *c) {
+    uint32_t n = kv_batch_count(&s->batch);
+    for (uint32_t i = 0; i < n && c->pending_writes > 0; i++) {
+        if (s->batched[i] == c) {
+            s->batched[i] = NULL;
+            c->pending_writes--;
         }
     }
-    return winner;
+}
+
+void batch_propose(server_t *s) {
+    uint32_t n = kv_batch_count(&s->batch);
+    if (n == 0) {
+        return;
+    }
+    const char *data;
+    size_t len;
+    kv_batch_entry(&s->batch, &data, &len);
+    uint64_t index = 0, term = 0;
+    int rc = s->group ? repl_group_propose(s->group, data, len, &index, &term) : -EIO;
+    for (uint32_t i = 0; i < n; i++) {
+        client_t *c = s->batched[i];
+        if (rc == 0) {
+            pending_insert(s, c, index, term, i, PENDING_WRITE);
+        } else if (c) {
+            /* Leadership moved since the write was taken (a message stepped in between). */
+            reply_t r = client_reply(c);
+            if (rc == RAFT_ENOTLEADER || rc == RAFT_ETRANSFER) {
+                reply_error(&r, err_not_applied);
+            } else {
+                reply_propose_error(s, &r, rc);
+            }
+            pending_done(c);
+        }
+    }
+    buf_clear(&s->batch);
+    if (s->batch.cap > BATCH_KEEP) {
+        buf_free(&s->batch);
+    }
+}
+
+/* Settles the proposals up to record `sub` of entry e, in (index, sub) order: the one at e's
+ * index and term with that sub succeeded (its client is returned, NULL if nobody waits);
+ * another term at e's index was lost; a lower index was covered by a snapshot this node
+ * installed, so its fate is unknown here. sub UINT32_MAX settles everything up to e. */
+static client_t *take_pending(server_t *s, const raft_entry_t *e, uint32_t sub) {
+    while (s->pending_len > 0 && pending_at(s, 0)->index <= e->index) {
+        pending_write_t p = *pending_at(s, 0);
+        bool mine = p.index == e->index && p.term == e->term;
+        if (mine && p.sub > sub) {
+            break; /* a later record's */
+        }
+        pending_remove(s, 0);
+        if (mine && p.sub == sub) {
+            return p.client;
+        }
+        const char *fate = p.index < e->index ? err_unknown : err_not_applied;
+        pending_answer(p.client, mine ? err_internal : fate);
+    }
+    return NULL;
+}
+
+static void apply_record(server_t *s, const raft_entry_t *e, uint32_t sub, const char *data,
+                         size_t len) {
+    client_t *c = take_pending(s, e, sub);
+    reply_t none = {NULL, 2};
+    reply_t r = c ? client_reply(c) : none;
+    s->stats.commit_records++; /* the keyspace's records (no-ops and conf entries aside) */
+    uint64_t dirty = 0;
+    int rc = kv_record_apply(s->ks, &s->clock, &s->rng, data, len, &r, &dirty);
+    if (rc < 0) {
+        /* Every record was encoded from a checked command: a bug, or a newer version. */
+        log_warning("server", "record %u of log entry %llu did not apply (%d)", sub,
+                    (unsigned long long)e->index, rc);
+        reply_error(&r, err_internal);
+    }
+    s->stats.dirty += dirty;
+    pending_done(c);
 }
 
 static void sm_apply(void *ctx, const raft_entry_t *e) {
     server_t *s = ctx;
-    int kind = PENDING_WRITE;
-    bool found = false;
-    client_t *c = take_pending(s, e, &kind, &found);
-    reply_t none = {NULL, 2};
-    reply_t r = c ? client_reply(c) : none;
-    if (e->type == RAFT_ENTRY_CONF) {
+    if (e->type == RAFT_ENTRY_CONF || e->len == 0) {
+        client_t *c = take_pending(s, e, 0); /* clients never propose empty entries */
         if (c) {
+            reply_t r = client_reply(c);
             reply_ok(&r);
+            pending_done(c);
         }
-    } else if (e->len > 0) {
-        s->stats.commit_records++; /* the keyspace's records (no-ops and conf entries aside) */
-        uint64_t dirty = 0;
-        int rc = kv_record_apply(s->ks, &s->clock, &s->rng, e->data, e->len, &r, &dirty);
+    } else {
+        kv_batch_iter_t it;
+        const char *data;
+        size_t len;
+        int rc = kv_batch_open(&it, e->data, e->len);
+        for (uint32_t sub = 0; rc == 0 && (rc = kv_batch_next(&it, &data, &len)) > 0; sub++) {
+            apply_record(s, e, sub, data, len);
+            rc = 0;
+        }
         if (rc < 0) {
-            /* Every record was encoded from a checked command: a bug, or a newer version. */
-            log_warning("server", "log entry %llu did not apply (%d)", (unsigned long long)e->index,
-                        rc);
-            reply_error(&r, "ERR internal error: the write could not be applied");
+            log_warning("server", "log entry %llu is not a record batch",
+                        (unsigned long long)e->index);
         }
-        s->stats.dirty += dirty;
-    } else if (c) {
-        reply_ok(&r); /* not reached: clients never propose empty entries */
     }
-    pending_done(c);
+    take_pending(s, e, UINT32_MAX); /* none is left unless the entry was malformed */
 }
 
 /* Replies to committed writes leave before the leader's own disk write of new entries, when
@@ -213,6 +309,18 @@ void reply_misconf(server_t *s, reply_t *r) {
                  why ? why : "the log refused the write");
 }
 
+void reply_propose_error(server_t *s, reply_t *r, int rc) {
+    if (rc == -EMSGSIZE) {
+        reply_error(r, "ERR the write is larger than the largest log entry a replica can "
+                       "receive (8 MB)");
+    } else if (rc == -ENOBUFS) {
+        reply_error(r, "TRYAGAIN Too many writes are waiting to commit; the command was not "
+                       "executed");
+    } else {
+        reply_misconf(s, r);
+    }
+}
+
 /* The log failed: nothing pending will be applied here (the node stops serving the group). */
 static void fail_pending(server_t *s) {
     log_warning("server", "write-ahead log failed, refusing writes: %s",
@@ -233,6 +341,7 @@ void server_commit(server_t *s) {
         return;
     }
     s->in_commit = 1;
+    batch_propose(s);
     uint64_t applied_before = s->stats.commit_records;
     repl_group_process(s->group);
     uint64_t applied = s->stats.commit_records - applied_before;
@@ -244,9 +353,6 @@ void server_commit(server_t *s) {
     }
     if (s->pending_len > 0 && server_write_failure(s)) {
         fail_pending(s);
-    }
-    if (s->records.cap > RECORDS_KEEP) {
-        buf_free(&s->records);
     }
     s->in_commit = 0;
 }
@@ -312,9 +418,9 @@ void server_before_sleep(server_t *s) {
         bus_flush(s->bus); /* this turn's Raft messages and forwards leave together */
     }
     clients_free_dead(s);
-    /* Work left over (rounds used up, clients whose output drained in the flush) keeps the
-     * loop from sleeping in poll until it is done. */
-    if (s->resume.len > 0) {
+    /* Work left over (rounds used up, clients whose output drained in the flush, writes taken
+     * after the last commit) keeps the loop from sleeping in poll until it is done. */
+    if (s->resume.len > 0 || kv_batch_count(&s->batch) > 0) {
         uv_idle_start(&s->idle, idle_cb);
     } else {
         uv_idle_stop(&s->idle);

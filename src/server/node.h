@@ -5,8 +5,8 @@
  *
  * A loop turn, as Redis' event loop (its beforeSleep is server_before_sleep here):
  *   1. reads: each readable client's bytes land in its query buffer; complete commands are
- *      parsed in place and dispatched. Reads run at once; writes are proposed: encoded as a
- *      record, appended to the log (persist_append), queued in srv->pending;
+ *      parsed in place and dispatched. Reads run at once; writes are encoded as records into
+ *      the turn's batch (srv->batch), proposed as one log entry, and queued in srv->pending;
  *   2. before sleeping (uv_check, and uv_prepare for work done by timers): server_commit flushes
  *      the log once for every record of the turn (group commit: one fdatasync under `always`),
  *      then applies the records in log order; each write's reply is produced by its apply;
@@ -141,6 +141,7 @@ typedef struct pending_write {
     uint64_t index;
     uint64_t term;
     client_t *client; /* NULL: nobody waits (expiry, eviction) or the client left */
+    uint32_t sub;     /* its record's position in the entry's batch */
     int kind;         /* enum pending_kind */
 } pending_write_t;
 
@@ -221,7 +222,10 @@ struct server {
     /* proposals not yet committed, in index order: pending[pending_head .. + pending_len) */
     pending_write_t *pending;
     size_t pending_head, pending_len, pending_cap;
-    buf_t records; /* the record being proposed */
+    /* this turn's writes, proposed as one entry before the group next runs (durable.c) */
+    buf_t batch;
+    client_t **batched; /* whose each record is (NULL: the node's own, or the client left) */
+    size_t batched_cap;
     buf_t scratch; /* one bus message being encoded */
     int in_commit; /* server_commit is running (it must not nest) */
     int flush_in_commit; /* commits run from the before-sleep hook: replies may leave early */
@@ -319,6 +323,14 @@ void durable_close(server_t *s);
 void server_commit(server_t *s);
 /* Records c's proposal at (index, term) of `kind`, answered when that index applies. */
 void pending_add(server_t *s, client_t *c, uint64_t index, uint64_t term, int kind);
+/* Adds c's write to this turn's batch (the caller checked the group takes proposals); its
+ * reply comes when the batch's entry applies. */
+void batch_add(server_t *s, client_t *c, stamp_t stamp, int64_t now_ms, int argc,
+               const slice_t *argv);
+/* Proposes the batch as one entry; on refusal its clients are told why. */
+void batch_propose(server_t *s);
+/* Forgets c in the batch (it is closing); its write is still proposed. */
+void batch_forget(server_t *s, client_t *c);
 /* Answers, with the outcome-unknown error, proposals of older terms whose fate was not learned
  * within FATE_WAIT_MS. */
 void durable_cron(server_t *s, int64_t now_ms);
@@ -329,6 +341,8 @@ void server_before_sleep(server_t *s);
 /* The reason writes are refused (storage failed), or NULL. */
 const char *server_write_failure(const server_t *s);
 void reply_misconf(server_t *s, reply_t *r);
+/* Why the group refused a proposal (raft_propose's error), for the client. */
+void reply_propose_error(server_t *s, reply_t *r, int rc);
 
 /* ---- expiry.c ---- */
 /* Active expiry: proposes DEL records for keys found expired, within EXPIRE_BUDGET_MS. */

@@ -252,7 +252,8 @@ static void server_stop(server_t *s) {
     if (s->ks) {
         keyspace_free(s->ks);
     }
-    buf_free(&s->records);
+    buf_free(&s->batch);
+    mem_free(s->batched);
     buf_free(&s->scratch);
     mem_free(s->pending);
     mem_free(s->flush.items);

@@ -123,6 +123,28 @@ def test_pipeline_of_10000_commands_answers_in_order(polis):
         assert replies[4 * i + 3] == b"+PONG\r\n"
 
 
+def test_writes_of_one_turn_share_a_log_entry_and_each_gets_its_own_reply(polis):
+    info = polis.client().info("replication")
+    first_index = info["commit_index"]
+    clients = [RawClient(polis.port, timeout=30) for _ in range(4)]
+    polis.client().hset("a-hash", "f", "v")
+    for n, client in enumerate(clients):
+        # a failing write (WRONGTYPE) and reads among the writes of the pipeline
+        client.sock.sendall(b"".join(
+            b"SET c%d:%d %d\r\nINCR a-hash\r\nGET c%d:%d\r\n" % (n, i, i, n, i)
+            for i in range(300)))
+    for n, client in enumerate(clients):
+        for i in range(300):
+            assert client.read() == b"+OK\r\n"
+            assert client.read().startswith(b"-WRONGTYPE")
+            assert client.read() == b"$%d\r\n%d\r\n" % (len(b"%d" % i), i)
+        client.close()
+    assert polis.client().dbsize() == 1 + 4 * 300
+    # 2,401 writes; the log took them in far fewer entries
+    entries = polis.client().info("replication")["commit_index"] - first_index
+    assert 0 < entries < 2401 / 4
+
+
 def test_pipeline_without_persistence_answers_in_order(polis_factory):
     node = polis_factory("--persistence", "off")
     client = node.client()

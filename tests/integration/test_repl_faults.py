@@ -174,8 +174,9 @@ def test_follower_restarted_after_a_snapshot_catches_up_from_the_snapshot(cluste
     follower.kill9()
     r = g.client(leader, timeout=10)
     value = "x" * 64
-    # The leader keeps 10,000 entries behind a snapshot for slow followers (group.h): 30,000
-    # writes (about 4 MB of log, a snapshot every 1 MB) leave the follower's next entry behind.
+    # Behind a snapshot the leader keeps, for slow followers, at most 10,000 entries holding a
+    # quarter of the snapshot size (group.h): 30,000 writes (about 4 MB of log, a snapshot every
+    # 1 MB) leave the follower's next entry behind.
     keys = 30000
     for start in range(0, keys, 1000):
         p = r.pipeline(transaction=False)

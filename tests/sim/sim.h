@@ -146,6 +146,7 @@ typedef struct sim_params {
     uint32_t apply_bytes_max;
     uint32_t uncommitted_bytes_max;
     uint32_t log_keep;
+    uint32_t log_keep_bytes; /* 0: no byte bound on the tail kept */
     uint32_t snapshot_every; /* entries applied between local snapshots */
     uint32_t snapshot_pad;   /* filler bytes in a snapshot, so it takes several chunks */
     int64_t delay_min_us;

@@ -24,6 +24,8 @@ void sim_params_choose(sim_world_t *w) {
     p->apply_bytes_max = (uint32_t)sim_range(g, 32, 4096);
     p->uncommitted_bytes_max = (uint32_t)sim_range(g, 256, 1u << 16);
     p->log_keep = (uint32_t)(sim_chance(g, 500) ? 0 : sim_range(g, 1, 10));
+    /* Derived, not drawn, so every seed's other draws (and the regression seeds) stay. */
+    p->log_keep_bytes = p->log_keep % 3 == 2 ? p->log_keep * 8 : 0;
     p->snapshot_every = (uint32_t)sim_range(g, 5, 80);
     p->snapshot_pad = (uint32_t)sim_range(g, 0, 600);
     p->delay_min_us = (int64_t)sim_range(g, 50, 1000);

@@ -316,6 +316,7 @@ static void node_config(const sim_world_t *w, int n, raft_config_t *cfg, uint64_
     cfg->apply_bytes_max = w->p.apply_bytes_max;
     cfg->uncommitted_bytes_max = w->p.uncommitted_bytes_max;
     cfg->log_keep_entries = w->p.log_keep;
+    cfg->log_keep_bytes = w->p.log_keep_bytes;
     cfg->snapshot_external = w->p.snapshot_external;
     cfg->async_commit = w->p.async_commit;
 }

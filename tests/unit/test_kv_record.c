@@ -1,6 +1,7 @@
 /* Tests of write records and snapshots: encode/apply round trip, rejection of every malformed
  * record, determinism (keyspaces with different table seeds that apply the same log end
- * identical, replies included), and dump/load round trips with versions and expire times. */
+ * identical, replies included), batches of records, and dump/load round trips with versions and
+ * expire times. */
 #include <errno.h>
 
 #include "kv_testlib.h"
@@ -219,6 +220,82 @@ static void test_load_rejects_every_truncation_and_corruption(void **state) {
     kvt_free(&copy);
 }
 
+/* Adds the command in line to batch, with stamp and time 0. */
+static void batch_line(buf_t *batch, const char *line, buf_t *scratch) {
+    encode(scratch, 0, 0, line); /* checks the line fits; the batch encodes its own copy */
+    slice_t argv[8];
+    int argc = 0;
+    const char *p = line;
+    while (*p && argc < 8) {
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        argv[argc++] = (slice_t){p, n};
+        p += n + (end ? 1 : 0);
+    }
+    kv_batch_add(batch, 0, 0, argc, argv);
+}
+
+static void test_batches_hold_records_in_order_and_a_lone_record_is_logged_bare(void **state) {
+    (void)state;
+    kvt_t t;
+    kvt_init(&t, 4);
+    buf_t batch, scratch, out;
+    buf_init(&batch);
+    buf_init(&scratch);
+    buf_init(&out);
+    kv_batch_reset(&batch);
+    const char *lines[] = {"SET a 1", "INCR a", "HSET h f v"};
+    for (size_t i = 0; i < 3; i++) {
+        batch_line(&batch, lines[i], &scratch);
+    }
+    assert_int_equal(kv_batch_count(&batch), 3);
+    const char *data, *rec;
+    size_t len, rec_len;
+    kv_batch_entry(&batch, &data, &len);
+    assert_ptr_equal(data, batch.data);
+    kv_batch_iter_t it;
+    assert_int_equal(kv_batch_open(&it, data, len), 0);
+    reply_t reply = {&out, 2};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(kv_batch_next(&it, &rec, &rec_len), 1);
+        encode(&scratch, 0, 0, lines[i]);
+        assert_int_equal(rec_len, scratch.len);
+        assert_memory_equal(rec, scratch.data, rec_len);
+        assert_int_equal(kv_record_apply(t.ks, &t.clock, &t.rng, rec, rec_len, &reply, NULL), 0);
+    }
+    assert_int_equal(kv_batch_next(&it, &rec, &rec_len), 0);
+    buf_append(&out, "", 1);
+    assert_string_equal(out.data, "+OK\r\n:2\r\n:1\r\n");
+    /* every cut of the batch is refused where it falls, never read past */
+    for (size_t n = 0; n < len; n++) {
+        int rc = kv_batch_open(&it, data, n);
+        size_t seen = 0;
+        while (rc == 0 && (rc = kv_batch_next(&it, &rec, &rec_len)) == 1) {
+            assert_true(rec + rec_len <= data + n);
+            seen++;
+            rc = 0;
+        }
+        assert_int_equal(rc, -EINVAL);
+        assert_true(seen < 3);
+    }
+    /* a batch of one is its bare record, which opens as a batch of one */
+    kv_batch_reset(&batch);
+    batch_line(&batch, "SET b 2", &scratch);
+    kv_batch_entry(&batch, &data, &len);
+    encode(&scratch, 0, 0, "SET b 2");
+    assert_int_equal(len, scratch.len);
+    assert_memory_equal(data, scratch.data, len);
+    assert_int_equal(kv_batch_open(&it, data, len), 0);
+    assert_int_equal(kv_batch_next(&it, &rec, &rec_len), 1);
+    assert_ptr_equal(rec, data);
+    assert_int_equal(kv_batch_next(&it, &rec, &rec_len), 0);
+    assert_int_equal(kv_batch_open(&it, "\x07junk", 5), -EINVAL);
+    buf_free(&batch);
+    buf_free(&scratch);
+    buf_free(&out);
+    kvt_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_round_trip_applies_with_its_stamp_and_time),
@@ -226,6 +303,7 @@ int main(void) {
         cmocka_unit_test(test_same_log_gives_identical_keyspaces_whatever_the_seed),
         cmocka_unit_test(test_dump_load_round_trip_keeps_values_versions_and_expire_times),
         cmocka_unit_test(test_load_rejects_every_truncation_and_corruption),
+        cmocka_unit_test(test_batches_hold_records_in_order_and_a_lone_record_is_logged_bare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

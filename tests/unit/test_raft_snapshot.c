@@ -198,6 +198,29 @@ static void test_compaction_keeps_a_tail_for_slow_followers(void **state) {
     th_free(&c);
 }
 
+static void keep_five_of_five_bytes(raft_config_t *cfg) {
+    cfg->log_keep_entries = 5;
+    cfg->log_keep_bytes = 5; /* two entries of "wN" */
+}
+
+static void test_compaction_keeps_no_more_tail_bytes_than_allowed(void **state) {
+    (void)state;
+    th_cluster_t c;
+    th_init(&c, 3, 3, keep_five_of_five_bytes);
+    th_elect(&c, 1);
+    fill(&c, 1, 10);
+    c.cut[1][2] = true;
+    fill(&c, 1, 3); /* node 2 misses the last three */
+    th_compact(&c, 1);
+    raft_status_t st = th_status(&c, 1);
+    assert_int_equal(st.first_index, st.snapshot_index - 2 + 1);
+    c.cut[1][2] = false;
+    th_tick_all(&c, 5);
+    assert_int_equal(c.nodes[2].snapshots_installed, 1); /* the tail kept was too short */
+    assert_int_equal(th_status(&c, 2).commit, st.commit);
+    th_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compaction_drops_the_log_up_to_the_snapshot),
@@ -208,6 +231,7 @@ int main(void) {
         cmocka_unit_test(test_snapshot_larger_than_the_limit_is_refused),
         cmocka_unit_test(test_node_restarts_from_its_snapshot_and_the_log_after_it),
         cmocka_unit_test(test_compaction_keeps_a_tail_for_slow_followers),
+        cmocka_unit_test(test_compaction_keeps_no_more_tail_bytes_than_allowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
