@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "storage/fileio.h"
 #include "raft/raft_codec.h"
 #include "repl/group_int.h"
 
@@ -35,46 +35,41 @@ static int hook_dump(void *arg, io_write_fn *write, void *write_ctx) {
 
 /* The vote floor of a reset replica (raft_set_vote_floor): the term of the reset, in a file of
  * its directory written durably before the data is wiped and removed once the log holds
- * entries again, so a restart in between keeps it. */
-static void vote_floor_path(const repl_group_t *g, const char *suffix, char *path, size_t size) {
-    snprintf(path, size, "%s/%s%s", g->o.dir, VOTE_FLOOR_FILE, suffix);
+ * entries again, so a restart in between keeps it. The helpers run on the directory's fd. */
+static int open_dir(const repl_group_t *g) {
+    int dfd = open(g->o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return dfd >= 0 ? dfd : -errno;
 }
 
 static int vote_floor_save(const repl_group_t *g, uint64_t term) {
-    char tmp[PATH_MAX], path[PATH_MAX], text[32];
-    vote_floor_path(g, ".tmp", tmp, sizeof tmp);
-    vote_floor_path(g, "", path, sizeof path);
+    char text[32];
     int len = snprintf(text, sizeof text, "%" PRIu64 "\n", term);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return -errno;
+    int dfd = open_dir(g);
+    if (dfd < 0) {
+        return dfd;
     }
-    int rc = write(fd, text, (size_t)len) == len && fsync(fd) == 0 ? 0 : -EIO;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -errno;
-    }
-    int dfd = rc == 0 ? open(g->o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (rc == 0 && (dfd < 0 || fsync(dfd) != 0)) {
-        rc = -errno;
-    }
-    if (dfd >= 0) {
-        close(dfd);
-    }
+    int rc = fileio_write_atomic(storage_io_default(), dfd, VOTE_FLOOR_FILE, text, (size_t)len);
+    close(dfd);
     return rc;
 }
 
 /* The saved floor, or 0 when there is none. */
 static uint64_t vote_floor_load(const repl_group_t *g) {
-    char path[PATH_MAX], text[32] = {0};
-    vote_floor_path(g, "", path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
+    int dfd = open_dir(g);
+    char *text = NULL;
+    size_t len = 0;
+    uint64_t floor = 0;
+    if (dfd >= 0 && fileio_read_file(dfd, VOTE_FLOOR_FILE, 31, &text, &len) == 0) {
+        char digits[32];
+        memcpy(digits, text, len);
+        digits[len] = '\0';
+        floor = strtoull(digits, NULL, 10);
     }
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    return n > 0 ? strtoull(text, NULL, 10) : 0;
+    mem_free(text);
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    return floor;
 }
 
 /* Once the log holds entries (on disk: no Ready is pending), the floor no longer applies. */
@@ -84,10 +79,14 @@ static void vote_floor_drop(repl_group_t *g) {
     if (st.last_index == 0 || raft_has_ready(g->raft)) {
         return;
     }
-    char path[PATH_MAX];
-    vote_floor_path(g, "", path, sizeof path);
-    if (unlink(path) != 0 && errno != ENOENT) {
-        log_warning("repl", "cannot remove %s: %s", path, strerror(errno));
+    int dfd = open_dir(g);
+    int rc = dfd;
+    if (dfd >= 0) {
+        rc = unlinkat(dfd, VOTE_FLOOR_FILE, 0) == 0 ? 0 : -errno;
+        close(dfd);
+    }
+    if (rc < 0 && rc != -ENOENT) {
+        log_warning("repl", "cannot remove %s/%s: %s", g->o.dir, VOTE_FLOOR_FILE, strerror(-rc));
         return; /* tried again after the next Ready loop */
     }
     g->vote_floor_kept = false;

@@ -316,29 +316,11 @@ static void test_async_membership_change_still_waits_for_a_quorum(void **state) 
     th_free(&c);
 }
 
-/* Ticks id and delivers one message at a time until it leads; then cuts it off before any
- * message of its leadership (its no-op) leaves. */
-static void elect_then_cut(th_cluster_t *c, uint64_t id) {
-    th_msg_t m;
-    for (int i = 0; i < 1000 && th_status(c, id).role != RAFT_LEADER; i++) {
-        if (!th_pop(c, &m)) {
-            th_tick(c, id, 1);
-            continue;
-        }
-        assert_int_equal(th_step_bytes(c, &m), 0);
-        th_process(c, m.to);
-        mem_free(m.bytes);
-    }
-    assert_int_equal(th_status(c, id).role, RAFT_LEADER);
-    th_isolate(c, id, true);
-    th_drop_all(c);
-}
-
 static void test_async_membership_change_waits_until_the_term_is_on_a_quorum(void **state) {
     (void)state;
     th_cluster_t c;
     th_init(&c, 4, 3, async);
-    elect_then_cut(&c, 1);
+    th_elect_then_isolate(&c, 1);
     raft_status_t st = th_status(&c, 1);
     assert_int_equal(st.commit, st.last_index); /* its no-op, committed by the leader alone */
     /* Other voters may hold an uncommitted change of an older term: until one of them holds

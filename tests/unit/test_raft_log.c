@@ -83,29 +83,6 @@ static void no_pre_vote_config(raft_config_t *cfg) {
     cfg->check_quorum = false;
 }
 
-/* Makes id campaign until it wins, then cuts it off before its first appends leave. */
-static void elect_then_isolate(th_cluster_t *c, uint64_t id) {
-    for (int attempt = 0; attempt < 5 && th_status(c, id).role != RAFT_LEADER; attempt++) {
-        for (int i = 0; i < 40 && th_status(c, id).role == RAFT_FOLLOWER; i++) {
-            th_tick(c, id, 1);
-        }
-        th_msg_t m;
-        while (th_status(c, id).role != RAFT_LEADER && th_pop(c, &m)) {
-            if (!c->cut[m.from][m.to]) {
-                assert_int_equal(th_step_bytes(c, &m), 0);
-                th_process(c, m.to);
-            }
-            mem_free(m.bytes);
-        }
-        if (th_status(c, id).role == RAFT_CANDIDATE) {
-            th_tick(c, id, 40); /* lost this term's election: time out into the next */
-        }
-    }
-    assert_int_equal(th_status(c, id).role, RAFT_LEADER);
-    th_isolate(c, id, true);
-    th_drop_all(c);
-}
-
 /* Figure 8 of the Raft paper: an entry of an older term stored on a majority is not committed
  * by counting replicas, because a later leader may still overwrite it. */
 static void test_figure8_entry_of_an_older_term_is_not_committed_by_counting(void **state) {
@@ -118,11 +95,11 @@ static void test_figure8_entry_of_an_older_term_is_not_committed_by_counting(voi
     th_deliver(&c);
     th_isolate(&c, 1, true);
     th_isolate(&c, 2, true);
-    elect_then_isolate(&c, 5); /* term 2 (votes of 3, 4): its no-op at index 2 stays on 5 */
+    th_elect_then_isolate(&c, 5); /* term 2 (votes of 3, 4): its no-op at index 2 stays on 5 */
     th_restart(&c, 1);         /* the old leader of term 1 crashes and comes back a follower */
     th_isolate(&c, 1, false);
     th_isolate(&c, 2, false);
-    elect_then_isolate(&c, 1); /* term 3; its no-op at index 3 goes nowhere */
+    th_elect_then_isolate(&c, 1); /* term 3; its no-op at index 3 goes nowhere */
     uint64_t term = th_status(&c, 1).term;
     /* Nodes 2 and 3 acknowledge index 2: A is on a majority (1, 2, 3), yet not committed. */
     for (uint64_t from = 2; from <= 3; from++) {
@@ -134,7 +111,7 @@ static void test_figure8_entry_of_an_older_term_is_not_committed_by_counting(voi
     th_drop_all(&c);
     /* Rightly so: node 5 (last term 2) can still win with 3 and 4 and overwrite index 2. */
     th_isolate(&c, 5, false);
-    elect_then_isolate(&c, 5);
+    th_elect_then_isolate(&c, 5);
     th_isolate(&c, 5, false);
     th_isolate(&c, 1, false);
     th_tick_all(&c, 5);
