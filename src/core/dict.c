@@ -201,6 +201,17 @@ dict_node_t *dict_find(const dict_t *d, slice_t key, uint64_t hash) {
     return link ? *link : NULL;
 }
 
+void dict_prefetch(const dict_t *d, uint64_t hash, bool chain) {
+    for (int t = 0; t < 2 && d->table[t]; t++) {
+        dict_node_t *const *slot = &d->table[t][bucket_of(d, t, hash)];
+        if (!chain) {
+            __builtin_prefetch(slot);
+        } else if (*slot) {
+            __builtin_prefetch(*slot);
+        }
+    }
+}
+
 void dict_add(dict_t *d, dict_node_t *node, uint64_t hash) {
     assert(d);
     assert(node);

@@ -23,6 +23,7 @@
 #ifndef POLIS_CORE_DICT_H
 #define POLIS_CORE_DICT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,10 @@ static inline uint64_t dict_hash(const dict_t *d, slice_t key) {
 dict_node_t *dict_find(const dict_t *d, slice_t key, uint64_t hash);
 /* The link pointing at the entry filed under key, or NULL. Changes nothing. */
 dict_node_t **dict_find_link(const dict_t *d, slice_t key, uint64_t hash);
+/* Starts loading what a lookup of `hash` will read, without waiting for it: the bucket slot,
+ * or with chain set the entry the slot points at (read the slot only once its load was started
+ * a little earlier, or this waits for it). Changes nothing; a hint for runs of lookups. */
+void dict_prefetch(const dict_t *d, uint64_t hash, bool chain);
 /* Files node under its key. Precondition: no entry with that key is present. */
 void dict_add(dict_t *d, dict_node_t *node, uint64_t hash);
 /* Removes the entry *link points at (from dict_find_link) and returns it; the caller owns it. */

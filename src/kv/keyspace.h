@@ -86,6 +86,11 @@ size_t kv_record_size(int argc, const slice_t *argv);
 #define KV_RECORD_STACK_ARGS 16
 int kv_record_apply(keyspace_t *ks, hlc_t *clock, uint64_t *rng, const char *data, size_t len,
                     reply_t *reply, uint64_t *dirty);
+/* Starts loading what applying the record will look up first (its first key's table bucket;
+ * with chain set, the entry the bucket points at, which waits for the bucket unless that was
+ * prefetched a little earlier). Changes nothing. An applier of many records calls it a few
+ * records ahead, so their memory loads overlap instead of stalling one key at a time. */
+void kv_record_prefetch(const keyspace_t *ks, const char *data, size_t len, bool chain);
 /* The stamp inside an encoded record, or 0 if malformed. */
 stamp_t kv_record_stamp(const char *data, size_t len);
 
@@ -107,7 +112,7 @@ typedef struct kv_batch_iter {
     uint32_t remain; /* records not yet returned */
     bool bare;       /* the entry is one bare record */
 } kv_batch_iter_t;
-/* 0, or -EINVAL when data is neither a record nor a batch (nothing to iterate). */
+/* 0, or -EINVAL when data is neither a record nor a batch (then it has nothing to iterate). */
 int kv_batch_open(kv_batch_iter_t *it, const char *data, size_t len);
 /* 1 and the next record, 0 at the end, -EINVAL when the batch is cut short. */
 int kv_batch_next(kv_batch_iter_t *it, const char **record, size_t *len);

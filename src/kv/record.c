@@ -73,6 +73,20 @@ void kv_record_encode(buf_t *out, stamp_t stamp, int64_t time_ms, int argc, cons
     out->len += size;
 }
 
+void kv_record_prefetch(const keyspace_t *ks, const char *data, size_t len, bool chain) {
+    const uint8_t *p = (const uint8_t *)data;
+    if (len < RECORD_HEADER_BYTES + 4 || p[0] != RECORD_VERSION || get_u32(p + 17) < 2) {
+        return;
+    }
+    /* Every keyed write command takes its first key right after its name. */
+    size_t at = RECORD_HEADER_BYTES + 4 + (size_t)get_u32(p + RECORD_HEADER_BYTES);
+    if (at > len || len - at < 4 || get_u32(p + at) > len - at - 4) {
+        return;
+    }
+    slice_t key = {(const char *)p + at + 4, get_u32(p + at)};
+    dict_prefetch(&ks->keys, dict_hash(&ks->keys, key), chain);
+}
+
 stamp_t kv_record_stamp(const char *data, size_t len) {
     if (!data || len < RECORD_HEADER_BYTES || (uint8_t)data[0] != RECORD_VERSION) {
         return 0;
@@ -186,6 +200,7 @@ void kv_batch_entry(const buf_t *batch, const char **data, size_t *len) {
 
 int kv_batch_open(kv_batch_iter_t *it, const char *data, size_t len) {
     const uint8_t *p = (const uint8_t *)data;
+    *it = (kv_batch_iter_t){NULL, 0, 0, false}; /* nothing to iterate, unless set below */
     if (len >= RECORD_HEADER_BYTES && p[0] == RECORD_VERSION) {
         *it = (kv_batch_iter_t){data, len, 1, true};
         return 0;

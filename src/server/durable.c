@@ -222,6 +222,20 @@ static void apply_record(server_t *s, const raft_entry_t *e, uint32_t sub, const
     pending_done(c);
 }
 
+/* A batch is applied with the keyspace lookups of later records already under way: the table
+ * bucket of the record PREFETCH_FAR ahead, and the entry of the one PREFETCH_NEAR ahead (its
+ * bucket was started earlier), so the records' memory loads overlap. */
+#define PREFETCH_FAR 8
+#define PREFETCH_NEAR 4
+
+static void prefetch_next(server_t *s, kv_batch_iter_t *ahead, bool chain) {
+    const char *data;
+    size_t len;
+    if (kv_batch_next(ahead, &data, &len) > 0) {
+        kv_record_prefetch(s->ks, data, len, chain);
+    }
+}
+
 static void sm_apply(void *ctx, const raft_entry_t *e) {
     server_t *s = ctx;
     if (e->type == RAFT_ENTRY_CONF || e->len == 0) {
@@ -236,7 +250,16 @@ static void sm_apply(void *ctx, const raft_entry_t *e) {
         const char *data;
         size_t len;
         int rc = kv_batch_open(&it, e->data, e->len);
+        kv_batch_iter_t far = it, near = it;
+        for (int k = 0; k < PREFETCH_FAR; k++) {
+            prefetch_next(s, &far, false);
+        }
+        for (int k = 0; k < PREFETCH_NEAR; k++) {
+            prefetch_next(s, &near, true);
+        }
         for (uint32_t sub = 0; rc == 0 && (rc = kv_batch_next(&it, &data, &len)) > 0; sub++) {
+            prefetch_next(s, &far, false);
+            prefetch_next(s, &near, true);
             apply_record(s, e, sub, data, len);
             rc = 0;
         }

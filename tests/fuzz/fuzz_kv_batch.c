@@ -1,6 +1,7 @@
 /* libFuzzer target: a log entry's payload applied as a node applies a committed entry: opened as
  * a record batch (or a bare record), every record applied to a keyspace with a reply buffer.
- * Nothing may crash or read outside the payload; a record the keyspace refuses changes nothing
+ * Prefetching a record's lookup (as the applier does ahead) changes nothing. Nothing may crash
+ * or read outside the payload; a record the keyspace refuses changes nothing
  * and says so (-EINVAL). The keyspace is kept between inputs, so later inputs meet the keys
  * earlier ones wrote, and is emptied when it grows large (keys or bytes). */
 #include <assert.h>
@@ -41,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         reply_t reply = {&out, 2};
         uint64_t dirty = 0;
         size_t keys = keyspace_key_count(ks);
+        kv_record_prefetch(ks, record, len, false); /* reads the record's first key, changes nothing */
+        kv_record_prefetch(ks, record, len, true);
+        assert(keyspace_key_count(ks) == keys);
         int applied = kv_record_apply(ks, &clock_, &rng, record, len, &reply, &dirty);
         assert(applied == 0 || applied == -EINVAL);
         assert(applied == 0 || (dirty == 0 && keyspace_key_count(ks) == keys));

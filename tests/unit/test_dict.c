@@ -105,11 +105,22 @@ static void test_lookups_see_both_tables_during_rehash(void **state) {
     (void)state;
     dict_t d;
     dict_init(&d, &item_type, 11);
+    dict_prefetch(&d, 42, false); /* no table yet */
+    dict_prefetch(&d, 42, true);
     for (int i = 0; i < 64; i++) {
         add(&d, i);
     }
     add(&d, 64); /* 64 entries in 64 buckets: this one starts a resize to 128 */
     assert_true(dict_is_rehashing(&d));
+    size_t moved = d.rehash_index;
+    for (int i = 0; i <= 70; i++) { /* prefetching present and absent keys changes nothing */
+        char buf[24];
+        slice_t k = key_of(i, buf);
+        dict_prefetch(&d, dict_hash(&d, k), false);
+        dict_prefetch(&d, dict_hash(&d, k), true);
+    }
+    assert_int_equal(d.rehash_index, moved);
+    assert_int_equal(dict_count(&d), 65);
     for (int i = 0; i <= 64; i++) {
         assert_true(has(&d, i));
     }
