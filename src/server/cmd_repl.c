@@ -169,8 +169,7 @@ void node_group_transfer(client_t *c, int argc, const slice_t *argv) {
                      (unsigned long long)target);
         return;
     }
-    batch_propose(s); /* this turn's writes go ahead of the transfer, which would refuse them */
-    int rc = repl_group_transfer(s->group, target);
+    int rc = server_transfer(s, target);
     if (rc == -EINVAL && target == 0) {
         reply_error(&r, "ERR there is no other voter to hand leadership to");
         return;

@@ -183,6 +183,11 @@ void batch_propose(server_t *s) {
     }
 }
 
+int server_transfer(server_t *s, uint64_t target) {
+    batch_propose(s);
+    return repl_group_transfer(s->group, target);
+}
+
 /* Settles the proposals up to record `sub` of entry e, in (index, sub) order: the one at e's
  * index and term with that sub succeeded (its client is returned, NULL if nobody waits);
  * another term at e's index was lost; a lower index was covered by a snapshot this node
@@ -249,7 +254,7 @@ static void sm_apply(void *ctx, const raft_entry_t *e) {
         kv_batch_iter_t it;
         const char *data;
         size_t len;
-        int rc = kv_batch_open(&it, e->data, e->len);
+        int rc = kv_batch_open(&it, e->data, e->len); /* refused: it holds nothing */
         kv_batch_iter_t far = it, near = it;
         for (int k = 0; k < PREFETCH_FAR; k++) {
             prefetch_next(s, &far, false);
@@ -257,13 +262,13 @@ static void sm_apply(void *ctx, const raft_entry_t *e) {
         for (int k = 0; k < PREFETCH_NEAR; k++) {
             prefetch_next(s, &near, true);
         }
-        for (uint32_t sub = 0; rc == 0 && (rc = kv_batch_next(&it, &data, &len)) > 0; sub++) {
+        int next;
+        for (uint32_t sub = 0; (next = kv_batch_next(&it, &data, &len)) > 0; sub++) {
             prefetch_next(s, &far, false);
             prefetch_next(s, &near, true);
             apply_record(s, e, sub, data, len);
-            rc = 0;
         }
-        if (rc < 0) {
+        if (rc < 0 || next < 0) {
             log_warning("server", "log entry %llu is not a record batch",
                         (unsigned long long)e->index);
         }

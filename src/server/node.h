@@ -331,6 +331,9 @@ void batch_add(server_t *s, client_t *c, stamp_t stamp, int64_t now_ms, int argc
 void batch_propose(server_t *s);
 /* Forgets c in the batch (it is closing); its write is still proposed. */
 void batch_forget(server_t *s, client_t *c);
+/* Starts handing leadership to target (0: the best voter) after proposing this turn's batch,
+ * which the transfer would otherwise refuse. repl_group_transfer's result. */
+int server_transfer(server_t *s, uint64_t target);
 /* Answers, with the outcome-unknown error, proposals of older terms whose fate was not learned
  * within FATE_WAIT_MS. */
 void durable_cron(server_t *s, int64_t now_ms);

@@ -682,8 +682,7 @@ int replica_shutdown_transfer(server_t *s) {
     }
     repl_status_t st;
     repl_group_status(s->group, &st);
-    batch_propose(s); /* this turn's writes go ahead of the transfer, which would refuse them */
-    if (st.conf.voters_count < 2 || repl_group_transfer(s->group, 0) != 0) {
+    if (st.conf.voters_count < 2 || server_transfer(s, 0) != 0) {
         return 0;
     }
     repl_group_status(s->group, &st);
