@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "raft/raft.h"
 
 /* A block of entry payloads: the payloads of consecutive entries, copied one after another, so
@@ -28,7 +29,8 @@ typedef struct raft_log_block {
     uint64_t last; /* index of the last entry whose payload is here */
 } raft_log_block_t;
 
-#define RAFT_LOG_BLOCK_BYTES (64u << 10) /* a payload larger than this gets a block of its own */
+/* A payload larger than a block gets one of its own. */
+#define RAFT_LOG_BLOCK_BYTES MEM_CHUNK_BYTES
 
 /* The log: entries offset+1 .. offset+count live in entries[first .. first+count). The array is
  * contiguous so a Ready can point into it; it is slid down or grown only outside a Ready. Their

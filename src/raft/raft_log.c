@@ -33,9 +33,23 @@ static raft_log_block_t *block_at(const raft_log_t *log, size_t i) {
     return &log->blocks[log->blocks_first + i];
 }
 
+/* A block of the standard size is a chunk (see mem.h): no fault when it is written again, none
+ * after a fork snapshot; a larger payload has an allocation of its own. */
+static char *block_alloc(size_t cap) {
+    return cap == RAFT_LOG_BLOCK_BYTES ? mem_chunk_alloc() : mem_alloc(cap);
+}
+
+static void block_free(raft_log_block_t *b) {
+    if (b->cap == RAFT_LOG_BLOCK_BYTES) {
+        mem_chunk_free(b->mem);
+    } else {
+        mem_free(b->mem);
+    }
+}
+
 static void blocks_drop_front(raft_log_t *log, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        mem_free(block_at(log, i)->mem);
+        block_free(block_at(log, i));
     }
     log->blocks_first += n;
     log->blocks_count -= n;
@@ -46,7 +60,7 @@ static void blocks_drop_front(raft_log_t *log, size_t n) {
 
 static void blocks_drop_back(raft_log_t *log, size_t n) {
     for (size_t i = log->blocks_count - n; i < log->blocks_count; i++) {
-        mem_free(block_at(log, i)->mem);
+        block_free(block_at(log, i));
     }
     log->blocks_count -= n;
     if (log->blocks_count == 0) {
@@ -74,7 +88,7 @@ static raft_log_block_t *block_reserve(raft_log_t *log, size_t len) {
     }
     size_t cap = len > RAFT_LOG_BLOCK_BYTES ? len : RAFT_LOG_BLOCK_BYTES;
     raft_log_block_t *b = &log->blocks[log->blocks_first + log->blocks_count++];
-    *b = (raft_log_block_t){mem_alloc(cap), 0, cap, 0};
+    *b = (raft_log_block_t){block_alloc(cap), 0, cap, 0};
     return b;
 }
 
