@@ -12,7 +12,12 @@ survivor every 10 ms (overlapping, in turn) until one is acknowledged; the time 
 that acknowledgement is one failover. The killed node is restarted and caught up before the
 next kill. Median and max over --kills (target: median under 1 s).
 
-    bench/repl_bench.py [--rounds 3] [--requests 100000] [--kills 20] [--json FILE] [--quick]
+Before the rounds, every setup takes --warmup SETs (pipeline 16), enough for each node to hold
+the whole key range and pass its first snapshot: the rounds measure running nodes, not the
+one-time growth of a fresh node's memory.
+
+    bench/repl_bench.py [--rounds 3] [--requests 100000] [--kills 20] [--warmup 1500000]
+                        [--json FILE] [--quick]
 """
 import argparse
 import json
@@ -220,6 +225,14 @@ def measure(group, pipeline, requests, log):
     raise RuntimeError("redis-benchmark failed 3 times on the %s group" % group.mode)
 
 
+def warm_up(groups, requests):
+    """requests SETs at pipeline 16 on every setup before anything is measured: each node then
+    holds the whole key range and has taken its first snapshot, so the rounds see a running
+    node (memory and log in their steady cycle), not the first growth of a fresh one."""
+    for mode in SETUPS:
+        run_benchmark(groups[mode].leader().port, 16, requests)
+
+
 def throughput(groups, args, reruns):
     rows = []
     for pipeline in (1, 16):
@@ -299,11 +312,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=1500000,
+                    help="SETs on each setup before the rounds (0: measure fresh nodes)")
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true", help="1 round, fewer requests, 5 kills")
     args = ap.parse_args()
     if args.quick:
-        args.rounds, args.requests, args.kills = 1, 20000, 5
+        args.rounds, args.requests, args.kills, args.warmup = 1, 20000, 5, 0
     if not shutil.which("redis-benchmark"):
         sys.exit("missing redis-benchmark: run `make deps`")
     workdir = tempfile.mkdtemp(prefix="polis-repl-bench-")
@@ -313,6 +328,9 @@ def main():
             groups[mode] = Group(workdir, mode)
         for mode in SETUPS:
             groups[mode].leader()
+        if args.warmup > 0:
+            print("warm-up: %d SETs on each setup" % args.warmup, flush=True)
+            warm_up(groups, args.warmup)
         print("SET, redis-benchmark -c 50 against the leader, median of %d rounds" % args.rounds,
               flush=True)
         reruns = []
