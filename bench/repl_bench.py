@@ -16,7 +16,7 @@ Before the rounds, every setup takes --warmup SETs (pipeline 16), enough for eac
 the whole key range and pass its first snapshot: the rounds measure running nodes, not the
 one-time growth of a fresh node's memory.
 
-    bench/repl_bench.py [--rounds 3] [--requests 100000] [--kills 20] [--warmup 1500000]
+    bench/repl_bench.py [--rounds 5] [--requests 100000] [--kills 20] [--warmup 1500000]
                         [--json FILE] [--quick]
 """
 import argparse
@@ -309,7 +309,7 @@ def failover(group, kills):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=1500000,
